@@ -1,0 +1,17 @@
+# Locates the Python of the project's virtual environment (built by scripts/setup.sh). It runs the
+# test oracles and tells where the torch wheel keeps libtorch.
+if(NOT LIMIT_EVAL_PYTHON)
+  if(DEFINED ENV{LIMIT_EVAL_VENV})
+    set(_venv "$ENV{LIMIT_EVAL_VENV}")
+  else()
+    set(_venv "$ENV{HOME}/.cache/limit-eval/venv")
+  endif()
+  if(EXISTS "${_venv}/bin/python")
+    set(LIMIT_EVAL_PYTHON "${_venv}/bin/python" CACHE FILEPATH "Python of the scripts/oracle environment" FORCE)
+  endif()
+endif()
+if(LIMIT_EVAL_PYTHON)
+  message(STATUS "limit-eval: Python environment ${LIMIT_EVAL_PYTHON}")
+else()
+  message(STATUS "limit-eval: no Python environment (run scripts/setup.sh); oracle tests disabled")
+endif()

@@ -1,0 +1,12 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace limit_eval::cli {
+
+// Registers each subcommand on the application. A subcommand's work runs in its callback and
+// reports failure by throwing (limit_eval::Error subclasses); main() maps errors to exit codes.
+void add_run_command(CLI::App& app);       // the default: evaluate a model on a dataset
+void add_evaluate_command(CLI::App& app);  // trec_eval-like: metrics of a TREC run file vs qrels
+
+}  // namespace limit_eval::cli

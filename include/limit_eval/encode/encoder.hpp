@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "limit_eval/data/dataset.hpp"
+#include "limit_eval/sparse/csr.hpp"
+
+namespace limit_eval::encode {
+
+// A sparse retrieval model: documents and queries become rows of a CsrMatrix over one term space,
+// and relevance is their dot product.
+class SparseEncoder {
+ public:
+  virtual ~SparseEncoder() = default;
+
+  [[nodiscard]] virtual std::string name() const = 0;
+  // Description written to the results JSON (kind, source, settings).
+  [[nodiscard]] virtual nlohmann::json describe() const = 0;
+
+  // Encodes the corpus. Corpus-statistics models (BM25) fit themselves here, so this is called
+  // once, before encode_queries.
+  virtual sparse::CsrMatrix encode_documents(std::span<const data::Document> corpus) = 0;
+  virtual sparse::CsrMatrix encode_queries(std::span<const data::Query> queries) = 0;
+
+  // Size of the term space (number of columns of the matrices).
+  [[nodiscard]] virtual std::uint32_t dimensions() const = 0;
+  // Human-readable name of a term (column).
+  [[nodiscard]] virtual std::string term(std::uint32_t column) const = 0;
+};
+
+}  // namespace limit_eval::encode

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Installs everything limit-eval needs, idempotently:
+#   - Debian packages for the C++ build (compiler, CMake, libraries);
+#   - a Python virtual environment for scripts/ and the test oracles (pinned in
+#     scripts/requirements.txt), which also provides libtorch.
+# Usage: scripts/setup.sh [--no-python]
+# Environment: LIMIT_EVAL_VENV (default ~/.cache/limit-eval/venv) chooses the venv folder.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+want_python=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-python) want_python=0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg'" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+apt_packages=(
+  build-essential cmake pkg-config git ca-certificates
+  libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libstemmer-dev libutf8proc-dev libsentencepiece-dev
+  python3-venv
+)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+if ((want_python)); then
+  venv="${LIMIT_EVAL_VENV:-$HOME/.cache/limit-eval/venv}"
+  stamp="$venv/.limit-eval-requirements.sha256"
+  want_hash="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
+  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want_hash" ]; then
+    log "Python environment up to date: $venv"
+  else
+    log "building Python environment in $venv (first run downloads torch; several minutes)"
+    python="${PYTHON:-python3}"
+    "$python" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -r "$here/requirements.txt"
+    echo "$want_hash" > "$stamp"
+  fi
+fi
