@@ -1,6 +1,7 @@
 # libtorch comes from the torch wheel of the Python environment (Debian's libtorch is too old to
 # load modern TorchScript exports). LIMIT_EVAL_TORCH_FOUND tells the encoder modules whether to build.
 set(LIMIT_EVAL_TORCH_FOUND OFF)
+set(LIMIT_EVAL_CUDA_ARCH_LIST "8.0;9.0" CACHE STRING "CUDA architectures handed to torch's CMake package")
 if(LIMIT_EVAL_WITH_TORCH AND LIMIT_EVAL_PYTHON)
   execute_process(
     COMMAND "${LIMIT_EVAL_PYTHON}" -c "import torch; print(torch.utils.cmake_prefix_path); print(torch.__version__)"
@@ -10,6 +11,11 @@ if(LIMIT_EVAL_WITH_TORCH AND LIMIT_EVAL_PYTHON)
     list(GET _torch_lines 0 _torch_prefix)
     list(GET _torch_lines 1 LIMIT_EVAL_TORCH_VERSION)
     list(APPEND CMAKE_PREFIX_PATH "${_torch_prefix}")
+    # Without an explicit architecture list, torch's CMake package try_runs a GPU probe, which fails
+    # on machines without a GPU. We compile no kernels of our own; the list only shapes nvcc flags.
+    if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+      set(ENV{TORCH_CUDA_ARCH_LIST} "${LIMIT_EVAL_CUDA_ARCH_LIST}")
+    endif()
     find_package(Torch QUIET)
     if(Torch_FOUND)
       set(LIMIT_EVAL_TORCH_FOUND ON)

@@ -35,6 +35,9 @@ class Bm25Encoder final : public SparseEncoder {
   std::size_t threads_;
   std::vector<std::string> vocabulary_;  // column -> stemmed term
   std::unordered_map<std::string, std::uint32_t> columns_;
+  bool fitted_ = false;  // encode_documents has run (the vocabulary may legitimately be empty)
+  std::size_t documents_ = 0;
+  double average_document_length_ = 0.0;
 };
 
 }  // namespace limit_eval::encode

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -29,12 +30,13 @@ struct EvalOptions {
 using MetricValues = std::map<std::string, double>;
 
 struct EvalResult {
-  MetricValues mean;                               // averaged over evaluated queries
+  MetricValues mean;                               // averaged over evaluated queries (0 when none)
   std::map<std::string, MetricValues> per_query;   // evaluated query id -> values
   std::size_t evaluated_queries = 0;               // in both run and qrels
   std::size_t run_queries_without_qrels = 0;       // in the run, not in the qrels: not evaluated
   std::size_t qrels_queries_without_run = 0;       // in the qrels, not in the run: not evaluated
-  std::size_t identical_ids_dropped = 0;           // retrieved docs dropped by ignore_identical_ids
+  std::size_t identical_ids_dropped = 0;           // retrieved docs dropped by ignore_identical_ids,
+                                                   // counted over all run queries (as BEIR pops them)
 };
 
 // trec_eval semantics as pytrec_eval 0.5 computes them for BEIR 2.2:
@@ -43,6 +45,21 @@ struct EvalResult {
 // - MAP@k = map_cut.k, Recall@k = recall.k (both divide by the number of relevant docs);
 // - P@k = P.k (divides by k); MRR@k = recip_rank of the first relevant doc within the top k;
 // - averaged over queries present in both run and qrels.
+// The NDCG gain is the judgement value whenever it is positive, even below relevance_level
+// (trec_eval's ndcg ignores the level); zero and negative judgements have no gain, are never
+// relevant and are left out of the ideal ranking. A query with judgements but none relevant
+// scores 0 everywhere, as in pytrec_eval; so does a query with an empty judgement map (pytrec_eval
+// reads uninitialised memory there and returns garbage).
+// Throws UsageError for k <= 0 or relevance_level < 1 (pytrec_eval rejects it too), and Error for
+// a NaN score or a doc id retrieved twice for one query (a dict in pytrec_eval, so impossible there).
 EvalResult evaluate(const data::Qrels& qrels, const Run& run, const EvalOptions& options = {});
+
+// trec_eval's rank order (form_res_rels): higher score first, equal scores by doc id descending in
+// strcmp (unsigned byte) order. A strict weak order for scores that are not NaN.
+[[nodiscard]] bool ranks_before(const ScoredDoc& a, const ScoredDoc& b) noexcept;
+
+// Positions of `docs` in trec_eval rank order. Throws Error naming the query on a NaN score or a
+// duplicate doc id.
+std::vector<std::size_t> rank_order(std::string_view query_id, const std::vector<ScoredDoc>& docs);
 
 }  // namespace limit_eval::eval

@@ -43,6 +43,7 @@ class InvertedIndex {
   std::uint32_t num_docs_ = 0;
   CsrMatrix postings_;                  // term -> (doc, weight)
   std::vector<std::uint32_t> id_rank_;  // doc row -> position of its id in strcmp order
+  std::vector<std::uint32_t> docs_by_id_descending_;
 };
 
 // Reference implementation for tests: dense scores of every document, full sort.

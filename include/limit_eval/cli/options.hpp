@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace limit_eval::cli {
+
+// Reusable option groups. Each add_* registers its options (validated at parse time) on `app`.
+
+struct DataOptions {
+  std::string dataset = "limit-small";
+  std::string split = "test";
+  std::filesystem::path data_root;  // empty: $LIMIT_EVAL_DATA_ROOT, else the source tree's data/
+};
+void add_data_options(CLI::App& app, DataOptions& options);
+std::filesystem::path resolve_data_root(const DataOptions& options);
+
+struct MetricOptions {
+  std::vector<int> k_values{2, 10, 20, 100};
+  int relevance_level = 1;
+};
+void add_metric_options(CLI::App& app, MetricOptions& options);
+
+struct RetrievalOptions {
+  std::size_t top_k = 100;
+};
+void add_retrieval_options(CLI::App& app, RetrievalOptions& options);
+
+struct ComputeOptions {
+  std::size_t threads = 0;  // 0: all cores
+};
+void add_compute_options(CLI::App& app, ComputeOptions& options);
+
+}  // namespace limit_eval::cli

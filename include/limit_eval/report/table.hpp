@@ -1,0 +1,26 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "limit_eval/eval/metrics.hpp"
+
+namespace limit_eval::report {
+
+// One row of the seed README's results table.
+struct TableRow {
+  std::string model;
+  eval::MetricValues metrics;
+  std::optional<double> corpus_encoding_s;
+  std::optional<double> query_encoding_s;
+};
+
+// The seed README's columns, in its order.
+const std::vector<std::string>& table_metric_columns();
+
+// Markdown table: Model | NDCG@10 | Recall@2 | Recall@10 | Recall@20 | Recall@100 |
+// Corpus Encoding Time (s) | Query Encoding Time (s); values with 4 decimals, "n/a" when absent.
+std::string markdown_table(const std::vector<TableRow>& rows);
+
+}  // namespace limit_eval::report

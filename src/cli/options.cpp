@@ -1,0 +1,54 @@
+#include "limit_eval/cli/options.hpp"
+
+#include <cstdlib>
+
+#include "limit_eval/core/version.hpp"
+
+namespace limit_eval::cli {
+
+void add_data_options(CLI::App& app, DataOptions& options) {
+  auto* group = app.add_option_group("Data");
+  group->add_option("-d,--dataset", options.dataset,
+                    "Dataset name (a folder under the data root: limit-small, limit) or path of a BEIR/MTEB folder "
+                    "holding corpus.jsonl, queries.jsonl and qrels.jsonl (or qrels/<split>.tsv)")
+      ->capture_default_str();
+  group->add_option("--split", options.split, "Qrels split used when the folder has BEIR's qrels/<split>.tsv")
+      ->capture_default_str();
+  group->add_option("--data-root", options.data_root,
+                    "Folder where dataset names resolve (default: $LIMIT_EVAL_DATA_ROOT, else the repository's data/)")
+      ->check(CLI::ExistingDirectory);
+}
+
+std::filesystem::path resolve_data_root(const DataOptions& options) {
+  if (!options.data_root.empty()) return options.data_root;
+  if (const char* env = std::getenv("LIMIT_EVAL_DATA_ROOT"); env != nullptr && *env != '\0') return env;
+  return std::filesystem::path(kSourceDir) / "data";
+}
+
+void add_metric_options(CLI::App& app, MetricOptions& options) {
+  auto* group = app.add_option_group("Metrics");
+  group->add_option("-k,--k", options.k_values, "Cut-offs of NDCG/MAP/Recall/P/MRR, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  group->add_option("--relevance-level", options.relevance_level,
+                    "Smallest qrels score that counts as relevant (trec_eval -l)")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+}
+
+void add_retrieval_options(CLI::App& app, RetrievalOptions& options) {
+  auto* group = app.add_option_group("Retrieval");
+  group->add_option("--top-k", options.top_k, "Documents retrieved per query")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
+      ->capture_default_str();
+}
+
+void add_compute_options(CLI::App& app, ComputeOptions& options) {
+  auto* group = app.add_option_group("Compute");
+  group->add_option("-t,--threads", options.threads, "Worker threads (0: all cores)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{4096}))
+      ->capture_default_str();
+}
+
+}  // namespace limit_eval::cli

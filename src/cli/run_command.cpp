@@ -1,0 +1,210 @@
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "limit_eval/cli/commands.hpp"
+#include "limit_eval/cli/options.hpp"
+#include "limit_eval/core/atomic_file.hpp"
+#include "limit_eval/core/error.hpp"
+#include "limit_eval/core/parallel.hpp"
+#include "limit_eval/core/progress.hpp"
+#include "limit_eval/data/dataset.hpp"
+#include "limit_eval/encode/registry.hpp"
+#include "limit_eval/eval/metrics.hpp"
+#include "limit_eval/eval/trec_run.hpp"
+#include "limit_eval/report/environment.hpp"
+#include "limit_eval/report/table.hpp"
+#include "limit_eval/sparse/retrieval.hpp"
+
+namespace limit_eval::cli {
+
+namespace {
+
+struct RunOptions {
+  std::string model = "bm25";
+  DataOptions data;
+  RetrievalOptions retrieval;
+  MetricOptions metrics;
+  ComputeOptions compute;
+  std::filesystem::path output;    // empty: results/<dataset>/<model>.json
+  std::filesystem::path run_file;  // empty: none
+  bool keep_identical_ids = false;
+};
+
+nlohmann::json qrels_report_json(const data::QrelsReport& r) {
+  return {{"path", r.path.string()},
+          {"lines", r.lines},
+          {"judgements", r.judgements},
+          {"unknown_query_judgements", r.unknown_query_judgements},
+          {"unknown_doc_judgements", r.unknown_doc_judgements},
+          {"unknown_queries", r.unknown_queries},
+          {"unknown_docs", r.unknown_docs},
+          {"queries_without_judgements", r.queries_without_judgements}};
+}
+
+void log_qrels_report(const data::QrelsReport& r) {
+  if (r.unknown_query_judgements > 0) {
+    spdlog::warn("{}: {} judgements name {} queries that are not in the query set (not evaluated)", r.path.string(),
+                 r.unknown_query_judgements, r.unknown_queries);
+  }
+  if (r.unknown_doc_judgements > 0) {
+    spdlog::warn("{}: {} judgements name {} documents that are not in the corpus (they can never be retrieved)",
+                 r.path.string(), r.unknown_doc_judgements, r.unknown_docs);
+  }
+  if (r.queries_without_judgements > 0) {
+    spdlog::warn("{}: {} queries have no judgement (not evaluated)", r.path.string(), r.queries_without_judgements);
+  }
+}
+
+void run(const RunOptions& options) {
+  Stopwatch total;
+  const std::size_t threads = resolve_threads(options.compute.threads);
+  const auto dataset_root = data::resolve_dataset(options.data.dataset, resolve_data_root(options.data));
+
+  Stopwatch load_clock;
+  const data::Dataset dataset = data::load_dataset(dataset_root, options.data.split);
+  const double data_loading_s = load_clock.seconds();
+  spdlog::info("dataset {}: {} documents, {} queries, {} judgements ({:.3f} s)", dataset.root.string(),
+               dataset.corpus.size(), dataset.queries.size(), dataset.qrels_report.judgements, data_loading_s);
+  log_qrels_report(dataset.qrels_report);
+
+  Stopwatch model_clock;
+  auto encoder = encode::make_encoder(options.model, {.threads = threads});
+  const double model_load_s = model_clock.seconds();
+  spdlog::info("model {} ready ({:.3f} s)", encoder->name(), model_load_s);
+
+  Stopwatch corpus_clock;
+  const sparse::CsrMatrix doc_vectors = encoder->encode_documents(dataset.corpus);
+  const double corpus_encoding_s = corpus_clock.seconds();
+  spdlog::info("encoded {} documents: {} non-zeros over {} dimensions ({:.3f} s)", doc_vectors.rows,
+               doc_vectors.nnz(), doc_vectors.cols, corpus_encoding_s);
+
+  Stopwatch query_clock;
+  const sparse::CsrMatrix query_vectors = encoder->encode_queries(dataset.queries);
+  const double query_encoding_s = query_clock.seconds();
+  spdlog::info("encoded {} queries: {} non-zeros ({:.3f} s)", query_vectors.rows, query_vectors.nnz(),
+               query_encoding_s);
+
+  Stopwatch retrieval_clock;
+  std::vector<std::string> doc_ids;
+  doc_ids.reserve(dataset.corpus.size());
+  for (const auto& doc : dataset.corpus) doc_ids.push_back(doc.id);
+  std::vector<std::optional<std::uint32_t>> identical(dataset.queries.size());
+  std::size_t identical_ids = 0;
+  if (!options.keep_identical_ids) {
+    std::unordered_map<std::string_view, std::uint32_t> row_of_doc;
+    for (std::uint32_t row = 0; row < doc_ids.size(); ++row) row_of_doc.emplace(doc_ids[row], row);
+    for (std::size_t q = 0; q < dataset.queries.size(); ++q) {
+      if (const auto it = row_of_doc.find(dataset.queries[q].id); it != row_of_doc.end()) {
+        identical[q] = it->second;
+        ++identical_ids;
+      }
+    }
+  }
+  const sparse::InvertedIndex index(doc_vectors, doc_ids);
+  const auto hits = index.search(query_vectors, options.retrieval.top_k, threads, &identical);
+  const double retrieval_s = retrieval_clock.seconds();
+  spdlog::info("retrieved top {} for {} queries ({:.3f} s){}", options.retrieval.top_k, hits.size(), retrieval_s,
+               identical_ids > 0 ? fmt::format("; {} queries share an id with a document, which is never retrieved "
+                                               "for them (BEIR ignore_identical_ids)",
+                                               identical_ids)
+                                 : std::string{});
+
+  Stopwatch evaluation_clock;
+  eval::Run run;
+  run.reserve(hits.size());
+  for (std::size_t q = 0; q < hits.size(); ++q) {
+    auto& ranked = run[dataset.queries[q].id];
+    ranked.reserve(hits[q].size());
+    for (const auto& hit : hits[q]) ranked.push_back({doc_ids[hit.doc], static_cast<double>(hit.score)});
+  }
+  eval::EvalOptions eval_options;
+  eval_options.k_values = options.metrics.k_values;
+  eval_options.relevance_level = options.metrics.relevance_level;
+  eval_options.ignore_identical_ids = !options.keep_identical_ids;
+  const eval::EvalResult result = eval::evaluate(dataset.qrels, run, eval_options);
+  const double evaluation_s = evaluation_clock.seconds();
+  spdlog::info("evaluated {} queries ({:.3f} s)", result.evaluated_queries, evaluation_s);
+  if (result.evaluated_queries == 0) {
+    throw DataError(dataset.qrels_report.path, 0, "no query of the query set has a judgement: nothing to evaluate");
+  }
+
+  const double total_s = total.seconds();
+  nlohmann::json per_query = nlohmann::json::object();
+  for (const auto& [query_id, values] : result.per_query) per_query[query_id] = values;
+  report::RunSettings settings{.device = "cpu", .dtype = "fp32", .threads = threads, .batch_size = 0};
+  const nlohmann::json results = {
+      {"format", "limit-eval-results/1"},
+      {"model", {{"name", encoder->name()}, {"description", encoder->describe()}}},
+      {"dataset",
+       {{"name", dataset.name},
+        {"path", dataset.root.string()},
+        {"documents", dataset.corpus.size()},
+        {"queries", dataset.queries.size()},
+        {"qrels_report", qrels_report_json(dataset.qrels_report)}}},
+      {"settings",
+       {{"top_k", options.retrieval.top_k},
+        {"k_values", options.metrics.k_values},
+        {"relevance_level", options.metrics.relevance_level},
+        {"ignore_identical_ids", !options.keep_identical_ids}}},
+      {"evaluation",
+       {{"evaluated_queries", result.evaluated_queries},
+        {"run_queries_without_qrels", result.run_queries_without_qrels},
+        {"qrels_queries_without_run", result.qrels_queries_without_run},
+        {"identical_ids_dropped", result.identical_ids_dropped}}},
+      {"metrics", result.mean},
+      {"timings_s",
+       {{"data_loading", data_loading_s},
+        {"model_load", model_load_s},
+        {"corpus_encoding", corpus_encoding_s},
+        {"query_encoding", query_encoding_s},
+        {"retrieval", retrieval_s},
+        {"evaluation", evaluation_s},
+        {"total", total_s}}},
+      {"environment", report::environment_json(settings)},
+      {"per_query", per_query},
+  };
+
+  // Every output is complete before any is moved into place.
+  const auto output = options.output.empty()
+                          ? std::filesystem::path("results") / dataset.name / (encoder->name() + ".json")
+                          : options.output;
+  AtomicFileWriter results_file(output);
+  results_file.stream() << results.dump(2) << '\n';
+  if (!options.run_file.empty()) eval::write_trec_run(options.run_file, run, "limit-eval-" + encoder->name());
+  results_file.commit();
+  spdlog::info("results written to {}{}", output.string(),
+               options.run_file.empty() ? std::string{} : fmt::format(", run to {}", options.run_file.string()));
+
+  const report::TableRow row{encoder->name(), result.mean, corpus_encoding_s, query_encoding_s};
+  fmt::print("{}", report::markdown_table({row}));
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto options = std::make_shared<RunOptions>();
+  auto* model_group = app.add_option_group("Model");
+  model_group->add_option("-m,--model", options->model, "Model to evaluate: bm25 (built in)")->capture_default_str();
+  add_data_options(app, options->data);
+  add_retrieval_options(app, options->retrieval);
+  add_metric_options(app, options->metrics);
+  add_compute_options(app, options->compute);
+  auto* output_group = app.add_option_group("Output");
+  output_group->add_option("-o,--output", options->output,
+                           "Results JSON (default: results/<dataset>/<model>.json under the current folder)");
+  output_group->add_option("--run-file", options->run_file, "Also write the ranking as a TREC run file");
+  output_group->add_flag("--keep-identical-ids", options->keep_identical_ids,
+                         "Do not drop documents whose id equals the query id (BEIR drops them)");
+  app.callback([&app, options] {
+    if (app.get_subcommands().empty()) run(*options);
+  });
+}
+
+}  // namespace limit_eval::cli
