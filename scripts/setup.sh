@@ -23,7 +23,7 @@ apt_packages=(
   build-essential cmake pkg-config git ca-certificates
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libstemmer-dev libutf8proc-dev libsentencepiece-dev
+  libstemmer-dev libutf8proc-dev libsentencepiece-dev libssl-dev
   python3-venv
 )
 

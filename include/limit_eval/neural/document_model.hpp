@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "limit_eval/encode/model_folder.hpp"
+#include "limit_eval/sparse/csr.hpp"
+
+namespace limit_eval::neural {
+
+struct DeviceOptions {
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string dtype = "fp32";   // fp32 | bf16 | fp16 (fp16 on CUDA only)
+  std::size_t batch_size = 32;
+  std::size_t threads = 0;      // intra-op threads on CPU; 0 = all cores
+};
+
+// The document side of an inference-free sparse encoder: the exported TorchScript MLM followed by
+// SPLADE max pooling, as docs/model-format.md describes. libtorch stays behind this interface.
+class DocumentModel {
+ public:
+  // Loads the TorchScript module onto the device and checks its signature on a probe batch.
+  // Throws ModelError (bad module) or UsageError (device/dtype not available).
+  DocumentModel(const encode::ModelManifest& manifest, const DeviceOptions& options);
+  ~DocumentModel();
+  DocumentModel(const DocumentModel&) = delete;
+  DocumentModel& operator=(const DocumentModel&) = delete;
+
+  // Encodes token-id sequences (special tokens included, already truncated) into rows of a
+  // vocab_size-column matrix, in input order. Sequences are batched by length to avoid padding.
+  [[nodiscard]] sparse::CsrMatrix encode(const std::vector<std::vector<std::uint32_t>>& documents) const;
+
+  [[nodiscard]] std::string device() const;       // resolved, e.g. "cpu" or "cuda:0"
+  [[nodiscard]] std::string device_name() const;  // CPU model or GPU name
+  [[nodiscard]] std::string dtype() const;
+  [[nodiscard]] std::size_t batch_size() const;
+  [[nodiscard]] nlohmann::json describe() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// "auto" resolves to "cuda" when a CUDA device is usable, else "cpu".
+std::string resolve_device(const std::string& requested);
+
+}  // namespace limit_eval::neural

@@ -1,0 +1,201 @@
+#include "limit_eval/encode/model_folder.hpp"
+
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "limit_eval/core/checksum.hpp"
+#include "limit_eval/core/error.hpp"
+
+namespace limit_eval::encode {
+
+namespace {
+
+using nlohmann::json;
+
+class ManifestReader {
+ public:
+  ManifestReader(std::filesystem::path manifest_path) : path_(std::move(manifest_path)) {}
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw ModelError(fmt::format("{}: {}", path_.string(), what));
+  }
+
+  const json& object(const json& parent, const char* key, const std::string& where) const {
+    const auto it = parent.find(key);
+    if (it == parent.end() || !it->is_object()) fail(fmt::format("'{}{}' must be an object", where, key));
+    return *it;
+  }
+  std::string string(const json& parent, const char* key, const std::string& where) const {
+    const auto it = parent.find(key);
+    if (it == parent.end() || !it->is_string()) fail(fmt::format("'{}{}' must be a string", where, key));
+    return it->get<std::string>();
+  }
+  std::string string_or(const json& parent, const char* key, const std::string& fallback,
+                        const std::string& where) const {
+    return parent.contains(key) ? string(parent, key, where) : fallback;
+  }
+  bool boolean(const json& parent, const char* key, bool fallback, const std::string& where) const {
+    const auto it = parent.find(key);
+    if (it == parent.end()) return fallback;
+    if (!it->is_boolean()) fail(fmt::format("'{}{}' must be true or false", where, key));
+    return it->get<bool>();
+  }
+  std::size_t positive(const json& parent, const char* key, const std::string& where) const {
+    const auto it = parent.find(key);
+    if (it == parent.end() || !it->is_number_unsigned() || it->get<std::uint64_t>() == 0) {
+      fail(fmt::format("'{}{}' must be a positive integer", where, key));
+    }
+    return it->get<std::size_t>();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ModelError(fmt::format("{}: missing or unreadable (not an exported model folder?)", path.string()));
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw ModelError(fmt::format("{}: corrupt manifest: {}", path.string(), e.what()));
+  }
+}
+
+}  // namespace
+
+ModelManifest load_model_manifest(const std::filesystem::path& folder, bool verify_checksums) {
+  const auto manifest_path = folder / "manifest.json";
+  const json raw = read_json(manifest_path);
+  const ManifestReader read(manifest_path);
+  if (!raw.is_object()) read.fail("the manifest must be a JSON object");
+  if (read.string(raw, "format", "") != "limit-eval-model") read.fail("'format' is not \"limit-eval-model\"");
+  const auto version = raw.find("format_version");
+  if (version == raw.end() || !version->is_number_integer()) read.fail("'format_version' must be an integer");
+  if (version->get<int>() != kModelFormatVersion) {
+    read.fail(fmt::format("format version {} is not supported (this limit-eval reads version {}); re-export the "
+                          "model with this checkout's scripts/export_model.py",
+                          version->get<int>(), kModelFormatVersion));
+  }
+
+  ModelManifest m;
+  m.folder = folder;
+  m.raw = raw;
+  m.name = read.string(raw, "name", "");
+  m.source = raw.value("source", json::object());
+  const std::size_t vocab_size = read.positive(raw, "vocab_size", "");
+  if (vocab_size > UINT32_MAX) read.fail("'vocab_size' is too large");
+  m.vocab_size = static_cast<std::uint32_t>(vocab_size);
+
+  const json& doc = read.object(raw, "document_encoder", "");
+  m.document.file = folder / read.string(doc, "file", "document_encoder.");
+  m.document.architecture = read.string_or(doc, "architecture", "", "document_encoder.");
+  m.document.max_seq_length = read.positive(doc, "max_seq_length", "document_encoder.");
+  m.document.add_special_tokens = read.boolean(doc, "add_special_tokens", true, "document_encoder.");
+  m.document.pooling = read.string(doc, "pooling", "document_encoder.");
+  m.document.activation = read.string(doc, "activation", "document_encoder.");
+  if (m.document.pooling != "max") {
+    read.fail(fmt::format("document_encoder.pooling '{}' is not supported (only \"max\")", m.document.pooling));
+  }
+  if (m.document.activation != "relu" && m.document.activation != "log1p_relu") {
+    read.fail(fmt::format("document_encoder.activation '{}' is not supported (\"relu\" or \"log1p_relu\")",
+                          m.document.activation));
+  }
+
+  const json& query = read.object(raw, "query_encoder", "");
+  m.query.kind = read.string(query, "kind", "query_encoder.");
+  if (m.query.kind != "static_weights") {
+    read.fail(fmt::format("query_encoder.kind '{}' is not supported (only \"static_weights\")", m.query.kind));
+  }
+  m.query.file = folder / read.string(query, "file", "query_encoder.");
+  if (read.string_or(query, "dtype", "float32", "query_encoder.") != "float32") {
+    read.fail("query_encoder.dtype must be \"float32\"");
+  }
+  m.query.max_seq_length = read.positive(query, "max_seq_length", "query_encoder.");
+  m.query.add_special_tokens = read.boolean(query, "add_special_tokens", false, "query_encoder.");
+
+  const json& tok = read.object(raw, "tokenizer", "");
+  m.tokenizer.kind = read.string(tok, "kind", "tokenizer.");
+  if (m.tokenizer.kind == "wordpiece") {
+    m.tokenizer.vocab_file = folder / read.string(tok, "vocab_file", "tokenizer.");
+  } else if (m.tokenizer.kind == "sentencepiece") {
+    m.tokenizer.model_file = folder / read.string(tok, "model_file", "tokenizer.");
+  } else {
+    read.fail(fmt::format("tokenizer.kind '{}' is not supported (\"wordpiece\" or \"sentencepiece\")",
+                          m.tokenizer.kind));
+  }
+  m.tokenizer.lowercase = read.boolean(tok, "lowercase", true, "tokenizer.");
+  if (const auto it = tok.find("strip_accents"); it != tok.end() && !it->is_null()) {
+    if (!it->is_boolean()) read.fail("'tokenizer.strip_accents' must be true, false or null");
+    m.tokenizer.strip_accents = it->get<bool>();
+  }
+  m.tokenizer.tokenize_chinese_chars = read.boolean(tok, "tokenize_chinese_chars", true, "tokenizer.");
+  m.tokenizer.clean_text = read.boolean(tok, "clean_text", true, "tokenizer.");
+  m.tokenizer.unk_token = read.string_or(tok, "unk_token", "[UNK]", "tokenizer.");
+  m.tokenizer.cls_token = read.string_or(tok, "cls_token", "[CLS]", "tokenizer.");
+  m.tokenizer.sep_token = read.string_or(tok, "sep_token", "[SEP]", "tokenizer.");
+  m.tokenizer.pad_token = read.string_or(tok, "pad_token", "[PAD]", "tokenizer.");
+  m.tokenizer.continuing_subword_prefix = read.string_or(tok, "continuing_subword_prefix", "##", "tokenizer.");
+  if (tok.contains("max_input_chars_per_word")) {
+    m.tokenizer.max_input_chars_per_word = read.positive(tok, "max_input_chars_per_word", "tokenizer.");
+  }
+
+  // Every file the manifest lists must be there, whole.
+  const json& files = read.object(raw, "files", "");
+  for (const auto& required : {m.document.file, m.query.file,
+                               m.tokenizer.kind == "wordpiece" ? m.tokenizer.vocab_file : m.tokenizer.model_file}) {
+    const auto relative = std::filesystem::relative(required, folder).generic_string();
+    if (!files.contains(relative)) read.fail(fmt::format("'files' does not list '{}'", relative));
+  }
+  for (const auto& [relative, entry] : files.items()) {
+    const auto path = folder / relative;
+    if (!std::filesystem::is_regular_file(path)) {
+      throw ModelError(fmt::format("{}: missing from the model folder (listed in manifest.json)", path.string()));
+    }
+    if (!entry.is_object()) read.fail(fmt::format("'files.{}' must be an object", relative));
+    if (const auto bytes = entry.find("bytes"); bytes != entry.end()) {
+      if (!bytes->is_number_unsigned() || bytes->get<std::uintmax_t>() != std::filesystem::file_size(path)) {
+        throw ModelError(fmt::format("{}: size {} differs from the manifest's {} (truncated or replaced file)",
+                                     path.string(), std::filesystem::file_size(path), bytes->dump()));
+      }
+    }
+    if (verify_checksums) {
+      const std::string expected = read.string(entry, "sha256", fmt::format("files.{}.", relative));
+      const std::string actual = sha256_file(path);
+      if (actual != expected) {
+        throw ModelError(fmt::format("{}: sha256 {} differs from the manifest's {} (corrupt file)", path.string(),
+                                     actual, expected));
+      }
+    }
+  }
+  return m;
+}
+
+std::vector<float> load_query_weights(const ModelManifest& manifest) {
+  static_assert(std::endian::native == std::endian::little, "query_weights.f32 is little-endian float32");
+  const auto& path = manifest.query.file;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw ModelError(fmt::format("{}: missing or unreadable", path.string()));
+  const auto bytes = static_cast<std::size_t>(in.tellg());
+  if (bytes != static_cast<std::size_t>(manifest.vocab_size) * sizeof(float)) {
+    throw ModelError(fmt::format("{}: holds {} bytes ({} float32 weights) but the vocabulary has {} tokens",
+                                 path.string(), bytes, bytes / sizeof(float), manifest.vocab_size));
+  }
+  std::vector<float> weights(manifest.vocab_size);
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(weights.data()), static_cast<std::streamsize>(bytes));
+  if (!in) throw ModelError(fmt::format("{}: read failed", path.string()));
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (!std::isfinite(weights[i])) {
+      throw ModelError(fmt::format("{}: weight {} of token {} is not a finite number", path.string(),
+                                   weights[i], i));
+    }
+  }
+  return weights;
+}
+
+}  // namespace limit_eval::encode
