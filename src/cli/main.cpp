@@ -33,7 +33,9 @@ int main(int argc, char** argv) {
   limit-eval                                        BM25 on LIMIT-small (the built-in default)
   limit-eval --model bm25 --dataset limit           BM25 on LIMIT (needs scripts/download_data.sh limit)
   limit-eval --dataset path/to/beir/folder --run-file run.trec
+  limit-eval --model v3-gte --dataset limit --device auto --dtype bf16   an exported neural model
   limit-eval evaluate --run run.trec --qrels data/limit-small/qrels.jsonl
+  echo "Who likes Quokkas?" | limit-eval tokenize --model v3-gte --as query
 
 Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 usage error,
 3 invalid data, 4 file error, 5 model error. See README.md for every option.)");
@@ -45,6 +47,8 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
 
   limit_eval::cli::add_run_command(app);
   limit_eval::cli::add_evaluate_command(app);
+  limit_eval::cli::add_tokenize_command(app);
+  limit_eval::cli::add_report_command(app);
   app.parse_complete_callback([&] { configure_logging(log_level); });
 
   try {

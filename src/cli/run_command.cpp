@@ -9,13 +9,13 @@
 #include <spdlog/spdlog.h>
 
 #include "limit_eval/cli/commands.hpp"
+#include "limit_eval/cli/model_factory.hpp"
 #include "limit_eval/cli/options.hpp"
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/core/parallel.hpp"
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/data/dataset.hpp"
-#include "limit_eval/encode/registry.hpp"
 #include "limit_eval/eval/metrics.hpp"
 #include "limit_eval/eval/trec_run.hpp"
 #include "limit_eval/report/environment.hpp"
@@ -27,13 +27,14 @@ namespace limit_eval::cli {
 namespace {
 
 struct RunOptions {
-  std::string model = "bm25";
+  ModelOptions model;
   DataOptions data;
   RetrievalOptions retrieval;
   MetricOptions metrics;
   ComputeOptions compute;
   std::filesystem::path output;    // empty: results/<dataset>/<model>.json
   std::filesystem::path run_file;  // empty: none
+  std::filesystem::path save_vectors;  // empty: none
   bool keep_identical_ids = false;
 };
 
@@ -62,6 +63,21 @@ void log_qrels_report(const data::QrelsReport& r) {
   }
 }
 
+// One JSON object per line: {"_id": id, "vector": {term: weight, ...}}, the form OpenSearch's
+// rank_features / neural_sparse fields take. Returned uncommitted.
+std::unique_ptr<AtomicFileWriter> write_vectors(const std::filesystem::path& path, const std::vector<std::string>& ids,
+                                                const sparse::CsrMatrix& vectors, const encode::SparseEncoder& encoder) {
+  auto file = std::make_unique<AtomicFileWriter>(path);
+  for (std::uint32_t row = 0; row < vectors.rows; ++row) {
+    nlohmann::json vector = nlohmann::json::object();
+    const auto columns = vectors.row_indices(row);
+    const auto weights = vectors.row_values(row);
+    for (std::size_t i = 0; i < columns.size(); ++i) vector[encoder.term(columns[i])] = weights[i];
+    file->stream() << nlohmann::json{{"_id", ids[row]}, {"vector", std::move(vector)}}.dump() << '\n';
+  }
+  return file;
+}
+
 void run(const RunOptions& options) {
   Stopwatch total;
   const std::size_t threads = resolve_threads(options.compute.threads);
@@ -75,7 +91,7 @@ void run(const RunOptions& options) {
   log_qrels_report(dataset.qrels_report);
 
   Stopwatch model_clock;
-  auto encoder = encode::make_encoder(options.model, {.threads = threads});
+  auto encoder = make_encoder(options.model, threads);
   const double model_load_s = model_clock.seconds();
   spdlog::info("model {} ready ({:.3f} s)", encoder->name(), model_load_s);
 
@@ -138,7 +154,11 @@ void run(const RunOptions& options) {
   const double total_s = total.seconds();
   nlohmann::json per_query = nlohmann::json::object();
   for (const auto& [query_id, values] : result.per_query) per_query[query_id] = values;
-  report::RunSettings settings{.device = "cpu", .dtype = "fp32", .threads = threads, .batch_size = 0};
+  report::RunSettings settings{.device = encoder->device(),
+                               .device_name = encoder->device_name(),
+                               .dtype = encoder->dtype(),
+                               .threads = threads,
+                               .batch_size = encoder->batch_size()};
   const nlohmann::json results = {
       {"format", "limit-eval-results/1"},
       {"model", {{"name", encoder->name()}, {"description", encoder->describe()}}},
@@ -177,7 +197,15 @@ void run(const RunOptions& options) {
                           : options.output;
   AtomicFileWriter results_file(output);
   results_file.stream() << results.dump(2) << '\n';
+  std::vector<std::unique_ptr<AtomicFileWriter>> vector_files;
+  if (!options.save_vectors.empty()) {
+    vector_files.push_back(write_vectors(options.save_vectors / "corpus.jsonl", doc_ids, doc_vectors, *encoder));
+    std::vector<std::string> query_ids;
+    for (const auto& q : dataset.queries) query_ids.push_back(q.id);
+    vector_files.push_back(write_vectors(options.save_vectors / "queries.jsonl", query_ids, query_vectors, *encoder));
+  }
   if (!options.run_file.empty()) eval::write_trec_run(options.run_file, run, "limit-eval-" + encoder->name());
+  for (auto& file : vector_files) file->commit();
   results_file.commit();
   spdlog::info("results written to {}{}", output.string(),
                options.run_file.empty() ? std::string{} : fmt::format(", run to {}", options.run_file.string()));
@@ -190,8 +218,7 @@ void run(const RunOptions& options) {
 
 void add_run_command(CLI::App& app) {
   auto options = std::make_shared<RunOptions>();
-  auto* model_group = app.add_option_group("Model");
-  model_group->add_option("-m,--model", options->model, "Model to evaluate: bm25 (built in)")->capture_default_str();
+  add_model_options(app, options->model);
   add_data_options(app, options->data);
   add_retrieval_options(app, options->retrieval);
   add_metric_options(app, options->metrics);
@@ -200,6 +227,9 @@ void add_run_command(CLI::App& app) {
   output_group->add_option("-o,--output", options->output,
                            "Results JSON (default: results/<dataset>/<model>.json under the current folder)");
   output_group->add_option("--run-file", options->run_file, "Also write the ranking as a TREC run file");
+  output_group->add_option("--save-vectors", options->save_vectors,
+                           "Also write corpus.jsonl and queries.jsonl of sparse vectors ({\"_id\", \"vector\": "
+                           "{token: weight}}) into this folder");
   output_group->add_flag("--keep-identical-ids", options->keep_identical_ids,
                          "Do not drop documents whose id equals the query id (BEIR drops them)");
   app.callback([&app, options] {

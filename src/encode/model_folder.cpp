@@ -139,6 +139,7 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   m.tokenizer.cls_token = read.string_or(tok, "cls_token", "[CLS]", "tokenizer.");
   m.tokenizer.sep_token = read.string_or(tok, "sep_token", "[SEP]", "tokenizer.");
   m.tokenizer.pad_token = read.string_or(tok, "pad_token", "[PAD]", "tokenizer.");
+  m.tokenizer.mask_token = read.string_or(tok, "mask_token", "[MASK]", "tokenizer.");
   m.tokenizer.continuing_subword_prefix = read.string_or(tok, "continuing_subword_prefix", "##", "tokenizer.");
   if (tok.contains("max_input_chars_per_word")) {
     m.tokenizer.max_input_chars_per_word = read.positive(tok, "max_input_chars_per_word", "tokenizer.");

@@ -41,7 +41,7 @@ nlohmann::json environment_json(const RunSettings& settings) {
       {"limit_eval_version", kVersion},
       {"git_commit", kGitCommit},
       {"device", settings.device},
-      {"device_name", settings.device == "cpu" ? cpu_name() : settings.device},
+      {"device_name", settings.device_name.empty() ? cpu_name() : settings.device_name},
       {"cpu", cpu_name()},
       {"threads", settings.threads},
       {"dtype", settings.dtype},

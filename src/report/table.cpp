@@ -1,5 +1,8 @@
 #include "limit_eval/report/table.hpp"
 
+#include <algorithm>
+#include <cassert>
+
 #include <fmt/format.h>
 
 namespace limit_eval::report {
@@ -10,8 +13,40 @@ const std::vector<std::string>& table_metric_columns() {
 }
 
 namespace {
+
 std::string cell(const std::optional<double>& value) { return value ? fmt::format("{:.4f}", *value) : "n/a"; }
+
+std::string escape_cell(const std::string& text) {
+  std::string escaped;
+  escaped.reserve(text.size());
+  for (const char c : text) {
+    if (c == '|') escaped += '\\';
+    escaped += c == '\n' ? ' ' : c;
+  }
+  return escaped;
+}
+
+std::string markdown_row(const std::vector<std::string>& cells) {
+  std::vector<std::string> escaped;
+  escaped.reserve(cells.size());
+  for (const auto& c : cells) escaped.push_back(escape_cell(c));
+  return fmt::format("| {} |\n", fmt::join(escaped, " | "));
+}
+
 }  // namespace
+
+std::string markdown_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::string out = markdown_row(header);
+  std::vector<std::string> rule;
+  rule.reserve(header.size());
+  for (const auto& h : header) rule.emplace_back(std::max<std::size_t>(h.size(), 3), '-');
+  out += fmt::format("| {} |\n", fmt::join(rule, " | "));
+  for (const auto& row : rows) {
+    assert(row.size() == header.size());
+    out += markdown_row(row);
+  }
+  return out;
+}
 
 std::string markdown_table(const std::vector<TableRow>& rows) {
   std::vector<std::string> header{"Model"};
@@ -19,21 +54,19 @@ std::string markdown_table(const std::vector<TableRow>& rows) {
   header.emplace_back("Corpus Encoding Time (s)");
   header.emplace_back("Query Encoding Time (s)");
 
-  std::string out = fmt::format("| {} |\n", fmt::join(header, " | "));
-  std::vector<std::string> rule;
-  for (const auto& h : header) rule.emplace_back(h.size(), '-');
-  out += fmt::format("| {} |\n", fmt::join(rule, " | "));
+  std::vector<std::vector<std::string>> cells;
+  cells.reserve(rows.size());
   for (const auto& row : rows) {
-    std::vector<std::string> cells{row.model};
+    std::vector<std::string> line{row.model};
     for (const auto& c : table_metric_columns()) {
       const auto it = row.metrics.find(c);
-      cells.push_back(cell(it == row.metrics.end() ? std::nullopt : std::optional(it->second)));
+      line.push_back(cell(it == row.metrics.end() ? std::nullopt : std::optional(it->second)));
     }
-    cells.push_back(cell(row.corpus_encoding_s));
-    cells.push_back(cell(row.query_encoding_s));
-    out += fmt::format("| {} |\n", fmt::join(cells, " | "));
+    line.push_back(cell(row.corpus_encoding_s));
+    line.push_back(cell(row.query_encoding_s));
+    cells.push_back(std::move(line));
   }
-  return out;
+  return markdown_grid(header, cells);
 }
 
 }  // namespace limit_eval::report

@@ -8,5 +8,7 @@ namespace limit_eval::cli {
 // reports failure by throwing (limit_eval::Error subclasses); main() maps errors to exit codes.
 void add_run_command(CLI::App& app);       // the default: evaluate a model on a dataset
 void add_evaluate_command(CLI::App& app);  // trec_eval-like: metrics of a TREC run file vs qrels
+void add_tokenize_command(CLI::App& app);  // a model's token ids of stdin lines
+void add_report_command(CLI::App& app);    // the results page from every results JSON under a folder
 
 }  // namespace limit_eval::cli

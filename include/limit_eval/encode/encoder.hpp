@@ -30,6 +30,12 @@ class SparseEncoder {
   [[nodiscard]] virtual std::uint32_t dimensions() const = 0;
   // Human-readable name of a term (column).
   [[nodiscard]] virtual std::string term(std::uint32_t column) const = 0;
+
+  // Where the encoding runs, for the results' environment record.
+  [[nodiscard]] virtual std::string device() const { return "cpu"; }
+  [[nodiscard]] virtual std::string device_name() const { return {}; }  // empty: the CPU's name
+  [[nodiscard]] virtual std::string dtype() const { return "fp32"; }
+  [[nodiscard]] virtual std::size_t batch_size() const { return 0; }  // 0: not batched
 };
 
 }  // namespace limit_eval::encode

@@ -26,6 +26,7 @@ struct TokenizerSpec {
   std::string cls_token = "[CLS]";
   std::string sep_token = "[SEP]";
   std::string pad_token = "[PAD]";
+  std::string mask_token = "[MASK]";  // "" when the tokenizer has none
   std::string continuing_subword_prefix = "##";
   std::size_t max_input_chars_per_word = 100;
 };

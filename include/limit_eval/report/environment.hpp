@@ -8,6 +8,7 @@ namespace limit_eval::report {
 
 struct RunSettings {
   std::string device = "cpu";
+  std::string device_name;  // empty: the CPU's name
   std::string dtype = "fp32";
   std::size_t threads = 1;
   std::size_t batch_size = 0;  // 0: not applicable (BM25)

@@ -23,4 +23,8 @@ const std::vector<std::string>& table_metric_columns();
 // Corpus Encoding Time (s) | Query Encoding Time (s); values with 4 decimals, "n/a" when absent.
 std::string markdown_table(const std::vector<TableRow>& rows);
 
+// Any markdown table: a header row, a rule of dashes as wide as each header, then the rows
+// (each as many cells as the header). A "|" inside a cell is escaped.
+std::string markdown_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+
 }  // namespace limit_eval::report

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "limit_eval/encode/encoder.hpp"
+#include "limit_eval/encode/model_folder.hpp"
+#include "limit_eval/encode/static_query_encoder.hpp"
+#include "limit_eval/neural/document_model.hpp"
+#include "limit_eval/text/tokenizer.hpp"
+
+namespace limit_eval::neural {
+
+// An exported OpenSearch inference-free sparse encoder: TorchScript MLM + SPLADE pooling for
+// documents, static token weights for queries, over the model's own vocabulary.
+class NeuralSparseEncoder final : public encode::SparseEncoder {
+ public:
+  NeuralSparseEncoder(const std::filesystem::path& folder, const DeviceOptions& options);
+  ~NeuralSparseEncoder() override;
+
+  [[nodiscard]] std::string name() const override { return manifest_.name; }
+  [[nodiscard]] nlohmann::json describe() const override;
+  sparse::CsrMatrix encode_documents(std::span<const data::Document> corpus) override;
+  sparse::CsrMatrix encode_queries(std::span<const data::Query> queries) override;
+  [[nodiscard]] std::uint32_t dimensions() const override { return manifest_.vocab_size; }
+  [[nodiscard]] std::string term(std::uint32_t column) const override { return tokenizer_->token(column); }
+
+  [[nodiscard]] std::string device() const override { return document_model_->device(); }
+  [[nodiscard]] std::string device_name() const override { return document_model_->device_name(); }
+  [[nodiscard]] std::string dtype() const override { return document_model_->dtype(); }
+  [[nodiscard]] std::size_t batch_size() const override { return document_model_->batch_size(); }
+
+ private:
+  encode::ModelManifest manifest_;
+  std::size_t threads_;
+  std::unique_ptr<text::Tokenizer> tokenizer_;
+  std::unique_ptr<encode::StaticQueryEncoder> query_encoder_;
+  std::unique_ptr<DocumentModel> document_model_;
+};
+
+}  // namespace limit_eval::neural

@@ -1,0 +1,62 @@
+#include "limit_eval/cli/model_factory.hpp"
+
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "limit_eval/core/error.hpp"
+#include "limit_eval/encode/bm25_encoder.hpp"
+#include "limit_eval/encode/registry.hpp"
+#ifdef LIMIT_EVAL_HAVE_TORCH
+#include "limit_eval/neural/neural_encoder.hpp"
+#endif
+
+namespace limit_eval::cli {
+
+void add_model_options(CLI::App& app, ModelOptions& options) {
+  auto* group = app.add_option_group("Model");
+  group->add_option("-m,--model", options.model,
+                    "bm25 (built in), a registered short name (v1, v2-distill, v3-distill, v3-gte; exported with "
+                    "scripts/export_model.py) or the path of an exported model folder")
+      ->capture_default_str();
+  group->add_option("--models-root", options.models_root,
+                    "Folder of exported models and registry.json (default: $LIMIT_EVAL_MODELS_ROOT, else the "
+                    "repository's models/)")
+      ->check(CLI::ExistingDirectory);
+  group->add_option("--device", options.device, "auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
+      ->check(CLI::Validator(
+          [](const std::string& value) {
+            static const std::regex pattern("auto|cpu|cuda(:[0-9]+)?");
+            return std::regex_match(value, pattern) ? std::string{}
+                                                    : "must be auto, cpu, cuda or cuda:N";
+          },
+          "DEVICE"))
+      ->capture_default_str();
+  group->add_option("--dtype", options.dtype, "Document encoder precision: fp32, bf16, fp16 (GPU only)")
+      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->capture_default_str();
+  group->add_option("--batch-size", options.batch_size, "Documents per forward pass of the neural encoder")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{65536}))
+      ->capture_default_str();
+}
+
+std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options, std::size_t threads) {
+  const auto models_root = options.models_root.empty() ? encode::default_models_root() : options.models_root;
+  const auto reference = encode::resolve_model(options.model, models_root);
+  if (reference.kind == encode::ModelReference::Kind::bm25) {
+    return std::make_unique<encode::Bm25Encoder>(encode::Bm25Parameters{}, threads);
+  }
+#ifdef LIMIT_EVAL_HAVE_TORCH
+  return std::make_unique<neural::NeuralSparseEncoder>(
+      reference.folder, neural::DeviceOptions{.device = options.device,
+                                              .dtype = options.dtype,
+                                              .batch_size = options.batch_size,
+                                              .threads = threads});
+#else
+  throw UsageError(fmt::format("model '{}' needs libtorch, and this limit-eval was built without it (run "
+                               "scripts/setup.sh, then rebuild)",
+                               options.model));
+#endif
+}
+
+}  // namespace limit_eval::cli

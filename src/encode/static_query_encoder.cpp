@@ -1,0 +1,38 @@
+#include "limit_eval/encode/static_query_encoder.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace limit_eval::encode {
+
+StaticQueryEncoder::StaticQueryEncoder(const text::Tokenizer& tokenizer, std::vector<float> weights,
+                                       std::size_t max_length, bool add_special_tokens, std::size_t threads)
+    : tokenizer_(tokenizer),
+      weights_(std::move(weights)),
+      max_length_(max_length),
+      add_special_tokens_(add_special_tokens),
+      threads_(threads) {
+  assert(weights_.size() >= tokenizer_.id_limit());
+}
+
+sparse::CsrMatrix StaticQueryEncoder::encode(std::span<const data::Query> queries) const {
+  std::vector<std::string> texts;
+  texts.reserve(queries.size());
+  for (const auto& q : queries) texts.push_back(q.text);  // queries are not stripped
+  auto token_ids = tokenizer_.encode_batch(texts, add_special_tokens_, max_length_, threads_);
+
+  sparse::CsrBuilder builder(static_cast<std::uint32_t>(weights_.size()));
+  std::vector<float> values;
+  for (auto& ids : token_ids) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    // Tokens whose weight is 0 are dropped: a CSR row stores no zeros.
+    std::erase_if(ids, [&](std::uint32_t id) { return weights_[id] == 0.0F; });
+    values.clear();
+    for (const std::uint32_t id : ids) values.push_back(weights_[id]);
+    builder.add_sorted_row(ids, values);
+  }
+  return std::move(builder).finish();
+}
+
+}  // namespace limit_eval::encode

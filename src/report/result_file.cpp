@@ -1,0 +1,209 @@
+#include "limit_eval/report/result_file.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "limit_eval/core/error.hpp"
+
+namespace limit_eval::report {
+
+namespace {
+
+using Json = nlohmann::json;
+
+// Typed access to a results JSON that reports the file and the JSON pointer of what is wrong.
+class FieldReader {
+ public:
+  explicit FieldReader(const std::filesystem::path& path) : path_(path) {}
+
+  [[noreturn]] void fail(const std::string& pointer, const std::string& problem) const {
+    throw DataError(path_, 0, fmt::format("not a valid limit-eval result: {} {}", pointer, problem));
+  }
+
+  const Json& object(const Json& parent, const std::string& pointer, const char* key) const {
+    const Json* value = find(parent, key);
+    if (value == nullptr) fail(pointer + "/" + key, "is missing");
+    if (!value->is_object()) fail(pointer + "/" + key, "must be an object");
+    return *value;
+  }
+
+  std::string string(const Json& parent, const std::string& pointer, const char* key) const {
+    const Json* value = find(parent, key);
+    if (value == nullptr) fail(pointer + "/" + key, "is missing");
+    if (!value->is_string()) fail(pointer + "/" + key, "must be a string");
+    return value->get<std::string>();
+  }
+
+  // Absent and null read as "".
+  std::string optional_string(const Json& parent, const std::string& pointer, const char* key) const {
+    const Json* value = find(parent, key);
+    if (value == nullptr || value->is_null()) return {};
+    if (!value->is_string()) fail(pointer + "/" + key, "must be a string");
+    return value->get<std::string>();
+  }
+
+  std::optional<double> optional_number(const Json& parent, const std::string& pointer, const char* key) const {
+    const Json* value = find(parent, key);
+    if (value == nullptr || value->is_null()) return std::nullopt;
+    if (!value->is_number()) fail(pointer + "/" + key, "must be a number");
+    return value->get<double>();
+  }
+
+  std::optional<std::uint64_t> optional_count(const Json& parent, const std::string& pointer, const char* key) const {
+    const Json* value = find(parent, key);
+    if (value == nullptr || value->is_null()) return std::nullopt;
+    if (!value->is_number_unsigned() && !(value->is_number_integer() && value->get<std::int64_t>() >= 0)) {
+      fail(pointer + "/" + key, "must be a non-negative integer");
+    }
+    return value->get<std::uint64_t>();
+  }
+
+  std::optional<bool> optional_bool(const Json& parent, const std::string& pointer, const char* key) const {
+    const Json* value = find(parent, key);
+    if (value == nullptr || value->is_null()) return std::nullopt;
+    if (!value->is_boolean()) fail(pointer + "/" + key, "must be true or false");
+    return value->get<bool>();
+  }
+
+ private:
+  static const Json* find(const Json& parent, const char* key) {
+    const auto it = parent.find(key);
+    return it == parent.end() ? nullptr : &*it;
+  }
+
+  const std::filesystem::path& path_;
+};
+
+Json parse_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path, "cannot open for reading");
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) throw IoError(path, "read failed");
+  try {
+    return Json::parse(contents.str());
+  } catch (const Json::parse_error& e) {
+    // e.byte is the 1-based offset of the error; report its line.
+    const std::string text = contents.str();
+    const auto end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+    const auto line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(end), '\n'));
+    throw DataError(path, line, fmt::format("invalid JSON: {}", e.what()));
+  }
+}
+
+}  // namespace
+
+ResultFile read_result_file(const std::filesystem::path& path, const std::filesystem::path& relative_path) {
+  const Json root = parse_file(path);
+  const FieldReader read(path);
+  if (!root.is_object()) read.fail("/", "must be an object");
+  const std::string format = read.string(root, "", "format");
+  if (format != kResultsFormat) {
+    read.fail("/format", fmt::format("is \"{}\", expected \"{}\"", format, kResultsFormat));
+  }
+
+  ResultFile result;
+  result.path = path;
+  result.relative_path = relative_path;
+
+  const Json& model = read.object(root, "", "model");
+  result.model = read.string(model, "/model", "name");
+  if (result.model.empty()) read.fail("/model/name", "is empty");
+  if (const auto it = model.find("description"); it != model.end() && !it->is_null()) {
+    if (!it->is_object()) read.fail("/model/description", "must be an object");
+    result.model_description = *it;
+  } else {
+    result.model_description = Json::object();
+  }
+  const Json& description = result.model_description;
+  result.dimensions = read.optional_count(description, "/model/description", "vocabulary_size");
+  if (!result.dimensions) result.dimensions = read.optional_count(description, "/model/description", "vocab_size");
+  if (const std::string folder = read.optional_string(description, "/model/description", "folder"); !folder.empty()) {
+    result.model_folder = folder;
+  }
+  if (const auto it = description.find("source"); it != description.end() && it->is_object()) {
+    if (const std::string id = read.optional_string(*it, "/model/description/source", "id"); !id.empty()) {
+      result.source_id = id;
+    }
+  }
+  if (const auto it = description.find("training"); it != description.end() && !it->is_null()) {
+    if (!it->is_object()) read.fail("/model/description/training", "must be an object");
+    const auto samples = read.optional_count(*it, "/model/description/training", "samples");
+    if (samples) {
+      std::string base = read.optional_string(*it, "/model/description/training", "base_model");
+      result.training = TrainingRecord{*samples, base.empty() ? result.model : base};
+    }
+  }
+
+  const Json& dataset = read.object(root, "", "dataset");
+  result.dataset = read.string(dataset, "/dataset", "name");
+  if (result.dataset.empty()) read.fail("/dataset/name", "is empty");
+
+  const Json& metrics = read.object(root, "", "metrics");
+  for (const auto& [name, value] : metrics.items()) {
+    if (!value.is_number()) read.fail("/metrics/" + name, "must be a number");
+    result.metrics.emplace(name, value.get<double>());
+  }
+
+  if (const auto it = root.find("timings_s"); it != root.end()) {
+    if (!it->is_object()) read.fail("/timings_s", "must be an object");
+    result.corpus_encoding_s = read.optional_number(*it, "/timings_s", "corpus_encoding");
+    result.query_encoding_s = read.optional_number(*it, "/timings_s", "query_encoding");
+  }
+
+  // Device, dtype and date are required: without them a timing could be read as the wrong device's.
+  const Json& environment = read.object(root, "", "environment");
+  auto& measured = result.environment;
+  measured.device = read.string(environment, "/environment", "device");
+  measured.dtype = read.string(environment, "/environment", "dtype");
+  measured.date = read.string(environment, "/environment", "date");
+  measured.device_name = read.optional_string(environment, "/environment", "device_name");
+  measured.threads = read.optional_count(environment, "/environment", "threads");
+  measured.batch_size = read.optional_count(environment, "/environment", "batch_size");
+  measured.cpu = read.optional_string(environment, "/environment", "cpu");
+  measured.host = read.optional_string(environment, "/environment", "host");
+  measured.limit_eval_version = read.optional_string(environment, "/environment", "limit_eval_version");
+  measured.git_commit = read.optional_string(environment, "/environment", "git_commit");
+
+  if (const auto it = root.find("settings"); it != root.end()) {
+    if (!it->is_object()) read.fail("/settings", "must be an object");
+    auto& settings = result.settings;
+    settings.top_k = read.optional_count(*it, "/settings", "top_k");
+    if (const auto relevance = read.optional_number(*it, "/settings", "relevance_level")) {
+      settings.relevance_level = static_cast<int>(*relevance);
+    }
+    settings.ignore_identical_ids = read.optional_bool(*it, "/settings", "ignore_identical_ids");
+    if (const auto k = it->find("k_values"); k != it->end() && !k->is_null()) {
+      if (!k->is_array()) read.fail("/settings/k_values", "must be an array of integers");
+      for (const auto& value : *k) {
+        if (!value.is_number_integer()) read.fail("/settings/k_values", "must be an array of integers");
+        settings.k_values.push_back(value.get<int>());
+      }
+    }
+  }
+  return result;
+}
+
+std::vector<ResultFile> read_results_folder(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec)) throw IoError(folder, "results folder does not exist");
+  std::vector<std::filesystem::path> files;
+  std::filesystem::recursive_directory_iterator it(folder, std::filesystem::directory_options::skip_permission_denied,
+                                                   ec);
+  if (ec) throw IoError(folder, "cannot list: " + ec.message());
+  for (const std::filesystem::recursive_directory_iterator end; it != end; it.increment(ec)) {
+    if (ec) throw IoError(folder, "cannot list: " + ec.message());
+    if (it->is_regular_file(ec) && it->path().extension() == ".json") files.push_back(it->path());
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<ResultFile> results;
+  results.reserve(files.size());
+  for (const auto& file : files) results.push_back(read_result_file(file, file.lexically_relative(folder)));
+  return results;
+}
+
+}  // namespace limit_eval::report
