@@ -1,0 +1,211 @@
+"""Parity of limit-eval's neural sparse encoders with the reference pipeline.
+
+Tiny random-weight SparseEncoders of the real architectures (BertForMaskedLM with relu pooling,
+DistilBertForMaskedLM with log1p_relu pooling; the real 30522-token vocabulary; OpenSearch's idf
+table as query weights) are built by scripts/make_tiny_model.py, exported by
+scripts/export_model.py, and evaluated on LIMIT-small twice:
+
+- reference: sentence-transformers 5.1 `encode_document` on (title + " " + text).strip() and
+  `encode_query` on the query text, dot-product similarity, top 100 per query, BEIR 2.2
+  `EvaluateRetrieval.evaluate` (pytrec_eval);
+- limit-eval: `limit-eval --model <exported folder> --dataset limit-small --device cpu`.
+
+Asserted: every metric equal to 1e-4; top-10 lists identical except where neighbouring scores
+tie; document and query vectors equal to 1e-4 relative. A negative control flips the pooling
+activation in a copy of the exported folder and asserts that the comparison then fails, so the
+test is known to be able to fail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+BIN = Path(os.environ["LIMIT_EVAL_BIN"])
+DATASET = SOURCE / "data" / "limit-small"
+K_VALUES = [2, 10, 20, 100]
+METRIC_TOL = 1e-4
+VECTOR_RTOL = 1e-4
+TIE_RTOL = 1e-5
+
+CONFIGS = {
+    "bert-relu": ["--arch", "bert", "--activation", "relu", "--seed", "1"],
+    "distilbert-log1p_relu": ["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "2"],
+}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+def run_script(*args: str) -> None:
+    completed = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=1200,
+                               env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    assert completed.returncode == 0, f"{args[0]} failed:\n{completed.stdout}\n{completed.stderr}"
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def exported(request, tmp_path_factory) -> tuple[Path, Path]:
+    """(sentence-transformers folder, exported limit-eval folder) of one tiny model."""
+    work = tmp_path_factory.mktemp(request.param)
+    st_folder, export_folder = work / "st", work / "export"
+    run_script(str(SOURCE / "scripts" / "make_tiny_model.py"), *CONFIGS[request.param], "--output", str(st_folder))
+    run_script(str(SOURCE / "scripts" / "export_model.py"), str(st_folder), "--output", str(export_folder),
+               "--name", f"tiny-{request.param}")
+    return st_folder, export_folder
+
+
+def reference_pipeline(st_folder: Path) -> dict:
+    """The seed's pipeline: sentence-transformers encode + dot product + top 100 + BEIR evaluate."""
+    from beir.retrieval.evaluation import EvaluateRetrieval
+    from sentence_transformers import SparseEncoder
+
+    logging.disable(logging.INFO)
+    torch.manual_seed(0)
+    model = SparseEncoder(str(st_folder), device="cpu")
+    corpus = read_jsonl(DATASET / "corpus.jsonl")
+    queries = read_jsonl(DATASET / "queries.jsonl")
+    qrels: dict[str, dict[str, int]] = {}
+    for row in read_jsonl(DATASET / "qrels.jsonl"):
+        qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+
+    doc_texts = [(doc.get("title", "") + " " + doc["text"]).strip() for doc in corpus]
+    with torch.inference_mode():
+        docs = model.encode_document(doc_texts, batch_size=32, convert_to_tensor=True).to_dense()
+        qs = model.encode_query([q["text"] for q in queries], batch_size=32, convert_to_tensor=True).to_dense()
+    scores = qs @ docs.T
+    top = torch.topk(scores, k=min(100, len(corpus)), dim=1)
+    results = {
+        q["_id"]: {corpus[int(d)]["_id"]: float(s) for s, d in zip(top.values[i], top.indices[i])}
+        for i, q in enumerate(queries)
+    }
+    ndcg, _map, recall, precision = EvaluateRetrieval.evaluate(qrels, results, K_VALUES, ignore_identical_ids=True)
+    return {
+        "metrics": {**ndcg, **_map, **recall, **precision},
+        "doc_vectors": {doc["_id"]: docs[i] for i, doc in enumerate(corpus)},
+        "query_vectors": {q["_id"]: qs[i] for i, q in enumerate(queries)},
+        "scores": scores,
+        "corpus_ids": [doc["_id"] for doc in corpus],
+        "query_ids": [q["_id"] for q in queries],
+        "tokenizer": model.tokenizer,
+    }
+
+
+def run_limit_eval(model_folder: Path, work: Path) -> dict:
+    output, vectors = work / "results.json", work / "vectors"
+    completed = subprocess.run(
+        [str(BIN), "--model", str(model_folder), "--dataset", str(DATASET), "--device", "cpu", "--output",
+         str(output), "--save-vectors", str(vectors), "--log-level", "warn"],
+        capture_output=True, text=True, timeout=1200)
+    assert completed.returncode == 0, completed.stderr
+    return {
+        "results": json.loads(output.read_text(encoding="utf-8")),
+        "doc_vectors": {row["_id"]: row["vector"] for row in read_jsonl(vectors / "corpus.jsonl")},
+        "query_vectors": {row["_id"]: row["vector"] for row in read_jsonl(vectors / "queries.jsonl")},
+    }
+
+
+def as_token_dict(dense: torch.Tensor, tokenizer) -> dict[str, float]:
+    nonzero = torch.nonzero(dense).flatten().tolist()
+    return {tokenizer.convert_ids_to_tokens(i): float(dense[i]) for i in nonzero}
+
+
+def vector_mismatches(ours: dict[str, dict[str, float]], reference: dict[str, torch.Tensor], tokenizer) -> list[str]:
+    problems = []
+    for record_id, dense in reference.items():
+        expected = as_token_dict(dense, tokenizer)
+        got = ours[record_id]
+        if set(got) != set(expected):
+            problems.append(f"{record_id}: tokens differ: only ours {sorted(set(got) - set(expected))[:5]}, "
+                            f"only reference {sorted(set(expected) - set(got))[:5]}")
+            continue
+        for token, value in expected.items():
+            if abs(got[token] - value) > VECTOR_RTOL * max(abs(value), 1e-6):
+                problems.append(f"{record_id}: '{token}' {got[token]} vs {value}")
+                break
+    return problems
+
+
+def metric_mismatches(ours: dict[str, float], reference: dict[str, float]) -> list[str]:
+    return [f"{name}: {ours[name]} vs {value}" for name, value in reference.items()
+            if abs(ours[name] - value) > METRIC_TOL]
+
+
+def top10_mismatches(ours: dict, reference: dict) -> list[str]:
+    """Our per-query top-10 (recomputed from our vectors) against the reference's scores, allowing
+    reordering only among documents whose reference scores tie."""
+    problems = []
+    corpus_ids = reference["corpus_ids"]
+    tokenizer = reference["tokenizer"]
+    vocab = tokenizer.get_vocab()
+    doc_matrix = torch.zeros(len(corpus_ids), len(vocab))
+    for row, doc_id in enumerate(corpus_ids):
+        for token, value in ours["doc_vectors"][doc_id].items():
+            doc_matrix[row, vocab[token]] = value
+    for qi, query_id in enumerate(reference["query_ids"]):
+        query = torch.zeros(len(vocab))
+        for token, value in ours["query_vectors"][query_id].items():
+            query[vocab[token]] = value
+        our_scores = doc_matrix @ query
+        ref_scores = reference["scores"][qi]
+        # trec_eval order: score descending, then id descending.
+        ours_ranked = sorted(range(len(corpus_ids)), key=lambda d: (-float(our_scores[d]), _desc(corpus_ids[d])))[:10]
+        ref_ranked = sorted(range(len(corpus_ids)), key=lambda d: (-float(ref_scores[d]), _desc(corpus_ids[d])))[:10]
+        for rank, (a, b) in enumerate(zip(ours_ranked, ref_ranked)):
+            if a != b and abs(float(ref_scores[a]) - float(ref_scores[b])) > TIE_RTOL * max(1.0, abs(float(ref_scores[b]))):
+                problems.append(f"{query_id} rank {rank + 1}: ours {corpus_ids[a]} vs reference {corpus_ids[b]}")
+                break
+    return problems
+
+
+def _desc(doc_id: str) -> list[int]:
+    return [-b for b in doc_id.encode("utf-8")] + [1]
+
+
+def compare(ours: dict, reference: dict) -> list[str]:
+    tokenizer = reference["tokenizer"]
+    problems = metric_mismatches(ours["results"]["metrics"], reference["metrics"])
+    problems += vector_mismatches(ours["doc_vectors"], reference["doc_vectors"], tokenizer)
+    problems += vector_mismatches(ours["query_vectors"], reference["query_vectors"], tokenizer)
+    problems += top10_mismatches(ours, reference)
+    return problems
+
+
+@pytest.fixture(scope="module")
+def reference(exported):
+    return reference_pipeline(exported[0])
+
+
+def test_limit_eval_matches_sentence_transformers_and_beir(exported, reference, tmp_path):
+    ours = run_limit_eval(exported[1], tmp_path)
+    problems = compare(ours, reference)
+    assert not problems, "\n".join(problems[:30])
+    # Metrics are far from trivial, so agreement means something.
+    assert 0.05 < reference["metrics"]["NDCG@10"] < 0.999
+    manifest = json.loads((exported[1] / "manifest.json").read_text(encoding="utf-8"))
+    assert ours["results"]["model"]["name"] == manifest["name"]
+    assert ours["results"]["environment"]["device"] == "cpu"
+
+
+def test_broken_pooling_is_detected(exported, reference, tmp_path):
+    """Negative control: the same export with the other activation must fail the comparison."""
+    broken = tmp_path / "broken"
+    shutil.copytree(exported[1], broken)
+    manifest_path = broken / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    activation = manifest["document_encoder"]["activation"]
+    manifest["document_encoder"]["activation"] = "relu" if activation == "log1p_relu" else "log1p_relu"
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+    ours = run_limit_eval(broken, tmp_path / "run")
+    problems = compare(ours, reference)
+    assert problems, "flipping the pooling activation went unnoticed: the parity test cannot fail"
