@@ -116,7 +116,17 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
                                  e.what_without_backtrace()));
   }
   impl_->module.eval();
-  impl_->module.to(impl_->dtype);
+  if (impl_->dtype != torch::kFloat32) {
+    // jit::Module::to(dtype) would also cast integer buffers (BERT's position_ids), so only the
+    // floating-point parameters and buffers change precision.
+    torch::NoGradGuard no_grad;
+    for (auto parameter : impl_->module.parameters()) {
+      if (parameter.is_floating_point()) parameter.set_data(parameter.to(impl_->dtype));
+    }
+    for (auto buffer : impl_->module.buffers()) {
+      if (buffer.is_floating_point()) buffer.set_data(buffer.to(impl_->dtype));
+    }
+  }
 
   const auto forward = impl_->module.find_method("forward");
   if (!forward) throw ModelError(fmt::format("{}: the module has no forward() method", file.string()));

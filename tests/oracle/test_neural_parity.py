@@ -11,7 +11,9 @@ scripts/export_model.py, and evaluated on LIMIT-small twice:
 - limit-eval: `limit-eval --model <exported folder> --dataset limit-small --device cpu`.
 
 Asserted: every metric equal to 1e-4; top-10 lists identical except where neighbouring scores
-tie; document and query vectors equal to 1e-4 relative. A negative control flips the pooling
+tie; document and query vectors equal to 1e-4 relative to the vector's largest weight (an entry
+near 0 carries the absolute float noise of its logit, ~1e-6, which is no relative error of that
+entry; a token whose weight is within that noise of 0 may be present on one side only). A negative control flips the pooling
 activation in a copy of the exported folder and asserts that the comparison then fails, so the
 test is known to be able to fail.
 """
@@ -125,13 +127,11 @@ def vector_mismatches(ours: dict[str, dict[str, float]], reference: dict[str, to
     for record_id, dense in reference.items():
         expected = as_token_dict(dense, tokenizer)
         got = ours[record_id]
-        if set(got) != set(expected):
-            problems.append(f"{record_id}: tokens differ: only ours {sorted(set(got) - set(expected))[:5]}, "
-                            f"only reference {sorted(set(expected) - set(got))[:5]}")
-            continue
-        for token, value in expected.items():
-            if abs(got[token] - value) > VECTOR_RTOL * max(abs(value), 1e-6):
-                problems.append(f"{record_id}: '{token}' {got[token]} vs {value}")
+        scale = max((abs(v) for v in expected.values()), default=0.0)
+        for token in sorted(set(expected) | set(got)):
+            a, b = got.get(token, 0.0), expected.get(token, 0.0)
+            if abs(a - b) > VECTOR_RTOL * scale:
+                problems.append(f"{record_id}: '{token}' ours {a} vs reference {b} (largest weight {scale})")
                 break
     return problems
 

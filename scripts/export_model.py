@@ -1,0 +1,764 @@
+#!/usr/bin/env python3
+"""Export an inference-free sparse encoder to the limit-eval model folder (docs/model-format.md).
+
+Usage:
+    export_model.py SOURCE --output DIR [--name NAME] [--revision REV] [--trust-remote-code]
+                    [--code-revision REV] [--model-kwargs JSON] [--config-kwargs JSON]
+                    [--check-tolerance 1e-4] [--force]
+    export_model.py --all [--models-dir models] [--only NAME ...] [--check-tolerance 1e-4] [--force]
+
+SOURCE is a Hugging Face model id or a local folder that ``SparseEncoder(SOURCE)``
+(sentence-transformers 5.1) loads as an OpenSearch-style inference-free model:
+
+    Router(query=[SparseStaticEmbedding], document=[MLMTransformer, SpladePooling(max)])
+
+The folder gets ``document_encoder.pt`` (TorchScript, traced on CPU in float32:
+(input_ids, attention_mask) -> MLM logits [B, L, V]), ``query_weights.f32`` (the static
+weights, float32 little-endian), ``tokenizer/`` and ``manifest.json``.
+
+Before anything is written the traced module is checked against the eager model on batch
+sizes and lengths unlike the trace example, with padded rows (valid positions must match to
+--check-tolerance, and a padded row must match the same row run alone), and the whole
+pipeline the manifest describes (tokenize, logits, mask, activation, max pooling; static
+query lookup) is checked against ``encode_document``/``encode_query``. The folder is written
+under a temporary name beside DIR and renamed at the end: a failure leaves nothing behind.
+
+``--all`` exports every model of ``<models-dir>/registry.json`` into ``<models-dir>/<name>/``
+(it needs the Hugging Face hub or a populated hub cache).
+
+Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 cannot load the source (hub unreachable,
+missing folder), 4 unsupported model layout, 5 export check failed, 6 output folder exists.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import inspect
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMAT_NAME = "limit-eval-model"
+FORMAT_VERSION = 1
+PROG = "export_model.py"
+
+# The documents of the pipeline check: plain, accents, CJK, punctuation, specials written out,
+# control characters, an empty text and one longer than any max_seq_length we check.
+PIPELINE_DOCUMENTS = [
+    "Geneva Durben likes Quokkas, River Otters, Tapirs and Asymmetry.",
+    "  Café Ångström — naïve façade; résumé!  ",
+    "東京 Tokyo 北京 are cities; 1,024 tokens? e-mail: a.b@c.org",
+    "",
+    "[CLS] literal [MASK] markers\tand\u00a0odd\u200bspaces\x00here [SEP]",
+    "The quick brown fox jumps over the lazy dog. " * 90,
+]
+PIPELINE_QUERIES = [
+    "Who likes Joshua Trees?",
+    "who likes joshua trees trees trees",
+    "  Café Ångström  ",
+    "東京 e-mail",
+    "",
+    "word " * 600,
+]
+
+
+class ExportError(Exception):
+    exit_code = 1
+
+
+class UsageError(ExportError):
+    exit_code = 2
+
+
+class SourceError(ExportError):
+    exit_code = 3
+
+    def __init__(self, message: str, hub_unreachable: bool = False):
+        super().__init__(message)
+        self.hub_unreachable = hub_unreachable
+
+
+class LayoutError(ExportError):
+    exit_code = 4
+
+
+class CheckError(ExportError):
+    exit_code = 5
+
+
+class OutputExistsError(ExportError):
+    exit_code = 6
+
+
+def log(message: str) -> None:
+    print(f"[export] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and inspecting the source model
+
+
+def load_encoder(source: str, revision: str | None, trust_remote_code: bool, code_revision: str | None,
+                 model_kwargs: dict | None, config_kwargs: dict | None):
+    from sentence_transformers import SparseEncoder
+
+    model_kwargs = dict(model_kwargs or {})
+    config_kwargs = dict(config_kwargs or {})
+    if code_revision:
+        model_kwargs.setdefault("code_revision", code_revision)
+        config_kwargs.setdefault("code_revision", code_revision)
+    local = Path(source).expanduser()
+    looks_local = local.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
+    if looks_local and not local.is_dir():
+        raise SourceError(f"{source}: no such model folder (and not a Hugging Face id of the form owner/name)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            model = SparseEncoder(str(local) if looks_local else source, revision=revision, device="cpu",
+                                  trust_remote_code=trust_remote_code, model_kwargs=model_kwargs or None,
+                                  config_kwargs=config_kwargs or None)
+    except Exception as error:  # noqa: BLE001 - every loader failure becomes one clear message
+        detail = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+        if looks_local:
+            raise SourceError(f"cannot load {local} as a sentence-transformers SparseEncoder: {detail}") from error
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or \
+            os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0")
+        text = f"{type(error).__name__}: {error}".lower()
+        unreachable = any(marker in text for marker in (
+            "couldn't connect", "connection", "name resolution", "failed to resolve", "offline", "timed out",
+            "local_files_only"))
+        if unreachable:
+            raise SourceError(
+                f"cannot reach the Hugging Face hub (and {source}@{revision or 'main'} is not in the local hub cache)"
+                f"{' [HF_HUB_OFFLINE is set]' if offline else ''}: {detail}", hub_unreachable=True) from error
+        raise SourceError(f"cannot load {source}@{revision or 'main'} from the Hugging Face hub as a SparseEncoder: "
+                          f"{detail}") from error
+    model.eval()
+    model.float()
+    return model
+
+
+def resolved_hub_revision(source: str, revision: str | None) -> str | None:
+    """The commit sha of the hub snapshot that was loaded, when SOURCE came from the hub cache."""
+    if Path(source).expanduser().exists():
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(source, "modules.json", revision=revision)
+        if isinstance(path, str):
+            sha = Path(path).parent.name
+            if len(sha) == 40:
+                return sha
+    except Exception:  # noqa: BLE001 - provenance only
+        pass
+    return None
+
+
+def find_routes(model) -> dict[str, Any]:
+    """Returns the Router's modules, or raises LayoutError naming what was found instead."""
+    from sentence_transformers.models import Router
+    from sentence_transformers.sparse_encoder.models import MLMTransformer, SparseStaticEmbedding, SpladePooling
+
+    top = [type(m).__name__ for m in model]
+    if len(model) != 1 or not isinstance(model[0], Router):
+        raise LayoutError(f"unsupported model layout: expected SparseEncoder([Router(query=[SparseStaticEmbedding], "
+                          f"document=[MLMTransformer, SpladePooling])]), found modules {top}")
+    router = model[0]
+    routes = {name: list(modules) for name, modules in router.sub_modules.items()}
+    shape = {name: [type(m).__name__ for m in modules] for name, modules in routes.items()}
+    if set(routes) != {"query", "document"}:
+        raise LayoutError(f"unsupported Router: expected the routes 'query' and 'document', found {shape}")
+    query, document = routes["query"], routes["document"]
+    if len(query) != 1 or not isinstance(query[0], SparseStaticEmbedding):
+        raise LayoutError(f"unsupported query route {shape['query']}: only an inference-free "
+                          f"[SparseStaticEmbedding] query encoder can be exported")
+    if len(document) != 2 or not isinstance(document[0], MLMTransformer) or not isinstance(document[1], SpladePooling):
+        raise LayoutError(f"unsupported document route {shape['document']}: expected [MLMTransformer, SpladePooling]")
+    mlm, pooling = document
+    if pooling.pooling_strategy != "max":
+        raise LayoutError(f"unsupported SpladePooling pooling_strategy '{pooling.pooling_strategy}': only 'max' "
+                          f"is supported")
+    if pooling.activation_function not in ("relu", "log1p_relu"):
+        raise LayoutError(f"unsupported SpladePooling activation_function '{pooling.activation_function}'")
+    if getattr(mlm, "backend", "torch") != "torch":
+        raise LayoutError(f"unsupported MLMTransformer backend '{mlm.backend}': load the model with the torch backend")
+
+    # Encoder-level settings that would change encode_query/encode_document behind the manifest's back.
+    for task, names in (("query", ["query"]), ("document", ["document", "passage", "corpus"])):
+        prompt_name = next((n for n in names if n in model.prompts), None)
+        if prompt_name is not None and model.prompts[prompt_name]:
+            raise LayoutError(f"unsupported: the model prepends the {task} prompt {model.prompts[prompt_name]!r}")
+    if model.default_prompt_name and model.prompts.get(model.default_prompt_name):
+        raise LayoutError(f"unsupported: the model has a default prompt '{model.default_prompt_name}'")
+    if getattr(model, "max_active_dims", None):
+        raise LayoutError(f"unsupported: the model prunes vectors to max_active_dims={model.max_active_dims}")
+    if model.similarity_fn_name != "dot":
+        raise LayoutError(f"unsupported similarity '{model.similarity_fn_name}': limit-eval scores by dot product")
+    return {"static": query[0], "mlm": mlm, "pooling": pooling}
+
+
+def tokenizer_spec(tokenizer) -> dict[str, Any]:
+    if not getattr(tokenizer, "is_fast", False):
+        raise LayoutError(f"unsupported tokenizer {type(tokenizer).__name__}: a fast (tokenizers) tokenizer is needed")
+    return json.loads(tokenizer.backend_tokenizer.to_str())
+
+
+def tokenizer_settings(tokenizer) -> dict[str, Any]:
+    """The manifest's tokenizer section, read from the fast tokenizer's backend pipeline."""
+    spec = tokenizer_spec(tokenizer)
+    normalizer, pre, model = spec.get("normalizer") or {}, spec.get("pre_tokenizer") or {}, spec.get("model") or {}
+    kinds = (normalizer.get("type"), pre.get("type"), model.get("type"))
+    if kinds != ("BertNormalizer", "BertPreTokenizer", "WordPiece"):
+        raise LayoutError(f"unsupported tokenizer pipeline (normalizer, pre-tokenizer, model) = {kinds}: "
+                          f"only BERT WordPiece is supported")
+    probe = "hello world"
+    plain = tokenizer(probe, add_special_tokens=False)["input_ids"]
+    framed = tokenizer(probe)["input_ids"]
+    if framed != [tokenizer.cls_token_id, *plain, tokenizer.sep_token_id]:
+        raise LayoutError(f"unsupported special-token template: '{probe}' -> {framed}, expected [CLS] ... [SEP]")
+    added = [{key: token.get(key) for key in ("id", "content", "special", "normalized", "lstrip", "rstrip",
+                                               "single_word")}
+             for token in spec.get("added_tokens", [])]
+    return {
+        "kind": "wordpiece",
+        "folder": "tokenizer",
+        "vocab_file": "tokenizer/vocab.txt",
+        "class": type(tokenizer).__name__,
+        "lowercase": bool(normalizer.get("lowercase")),
+        "strip_accents": normalizer.get("strip_accents"),
+        "tokenize_chinese_chars": bool(normalizer.get("handle_chinese_chars")),
+        "clean_text": bool(normalizer.get("clean_text")),
+        "unk_token": model.get("unk_token"),
+        "cls_token": tokenizer.cls_token, "sep_token": tokenizer.sep_token,
+        "pad_token": tokenizer.pad_token, "mask_token": tokenizer.mask_token,
+        "special_token_ids": {"unk": tokenizer.unk_token_id, "cls": tokenizer.cls_token_id,
+                              "sep": tokenizer.sep_token_id, "pad": tokenizer.pad_token_id,
+                              "mask": tokenizer.mask_token_id},
+        "continuing_subword_prefix": model.get("continuing_subword_prefix"),
+        "max_input_chars_per_word": model.get("max_input_chars_per_word"),
+        "truncation_side": tokenizer.truncation_side,
+        "padding_side": tokenizer.padding_side,
+        "vocab_size": len(model.get("vocab", {})),
+        "added_tokens": added,
+    }
+
+
+def same_tokenization(a, b) -> bool:
+    """Whether two fast tokenizers split text identically (lengths and padding settings aside)."""
+    spec_a, spec_b = tokenizer_spec(a), tokenizer_spec(b)
+    keys = ("normalizer", "pre_tokenizer", "model", "added_tokens", "post_processor")
+    return all(spec_a.get(k) == spec_b.get(k) for k in keys)
+
+
+def effective_max_length(value: Any) -> int | None:
+    """None when a tokenizer length means 'no limit' (transformers uses int(1e30) for that)."""
+    if value is None or int(value) >= 10**9:
+        return None
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------------
+# The traced document encoder
+
+
+def build_wrapper(mlm_module):
+    import torch
+
+    class MaskedLMLogits(torch.nn.Module):
+        """(input_ids, attention_mask) -> MLM logits, fed exactly as MLMTransformer.forward feeds them."""
+
+        def __init__(self, auto_model, with_token_type_ids: bool, with_return_dict: bool):
+            super().__init__()
+            self.auto_model = auto_model
+            self.with_token_type_ids = with_token_type_ids
+            self.with_return_dict = with_return_dict
+
+        def forward(self, input_ids, attention_mask):
+            kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if self.with_token_type_ids:  # a single segment: the tokenizer emits zeros
+                kwargs["token_type_ids"] = torch.zeros_like(input_ids)
+            if self.with_return_dict:
+                kwargs["return_dict"] = False
+            output = self.auto_model(**kwargs)
+            return output.logits if hasattr(output, "logits") else output[0]
+
+    auto_model = mlm_module.auto_model
+    with_tt = "token_type_ids" in getattr(mlm_module.tokenizer, "model_input_names", [])
+    with_rd = "return_dict" in inspect.signature(auto_model.forward).parameters
+    wrapper = MaskedLMLogits(auto_model, with_tt, with_rd)
+    wrapper.eval()
+    return wrapper, with_tt
+
+
+def make_batch(lengths: list[int], width: int, vocab_size: int, ids: dict[str, int], generator):
+    """input_ids/attention_mask rows of the given real lengths ([CLS] ... [SEP]), right-padded to width."""
+    import torch
+
+    batch = torch.full((len(lengths), width), ids["pad"], dtype=torch.int64)
+    mask = torch.zeros((len(lengths), width), dtype=torch.int64)
+    low = min(999, vocab_size - 1)
+    for row, length in enumerate(lengths):
+        batch[row, :length] = torch.randint(low, vocab_size, (length,), generator=generator)
+        batch[row, 0] = ids["cls"]
+        batch[row, length - 1] = ids["sep"]
+        mask[row, :length] = 1
+    return batch, mask
+
+
+def trace_document_encoder(wrapper, ids: dict[str, int], vocab_size: int):
+    import torch
+
+    generator = torch.Generator().manual_seed(1234)
+    example = make_batch([13, 9], 13, vocab_size, ids, generator)
+    with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        traced = torch.jit.trace(wrapper, example, strict=False, check_trace=False)
+    notes = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, torch.jit.TracerWarning)})
+    for note in notes:
+        log(f"tracer warning: {note}")
+    return traced, len(notes)
+
+
+def eager_logits(mlm_module, input_ids, attention_mask, with_token_type_ids: bool):
+    import torch
+
+    features = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if with_token_type_ids:
+        features["token_type_ids"] = torch.zeros_like(input_ids)
+    with torch.inference_mode():
+        return mlm_module(features)["token_embeddings"].float()
+
+
+def check_cases(max_length: int) -> list[tuple[int, int]]:
+    lengths = sorted({min(length, max_length) for length in (2, 7, 64, 300)})
+    return [(batch, length) for batch in (1, 3, 8) for length in lengths]
+
+
+def check_traced(traced, mlm_module, with_tt: bool, ids: dict[str, int], vocab_size: int, max_length: int,
+                 tolerance: float) -> dict[str, Any]:
+    """Traced vs eager on fresh shapes and paddings; raises CheckError above the tolerance."""
+    import torch
+
+    generator = torch.Generator().manual_seed(4321)
+    cases, worst = [], 0.0
+    for batch, length in check_cases(max_length):
+        lengths = [length] + [int(torch.randint(2, length + 1, (1,), generator=generator)) for _ in range(batch - 1)]
+        if batch > 1 and length > 2:
+            lengths[1] = max(2, length // 2)  # at least one genuinely padded row
+        input_ids, mask = make_batch(lengths, length, vocab_size, ids, generator)
+        reference = eager_logits(mlm_module, input_ids, mask, with_tt)
+        with torch.inference_mode():
+            got = traced(input_ids, mask)
+        if tuple(got.shape) != (batch, length, vocab_size):
+            raise CheckError(f"traced module returned shape {tuple(got.shape)} for input [{batch}, {length}], "
+                             f"expected {(batch, length, vocab_size)}: it baked in the trace's shapes")
+        per_position = (got - reference).abs().amax(dim=-1)  # [B, L]; NaN propagates
+        diff = float(per_position[mask.bool()].max())
+        case = {"kind": "traced_vs_eager", "batch_size": batch, "max_length": length, "lengths": lengths,
+                "max_abs_diff": diff, "max_abs_diff_all_positions": float(per_position.max())}
+        if batch > 1 and length > 2 and length <= 64:
+            # Padding must not change a row: compare each padded row with the row run alone.
+            alone_worst = 0.0
+            for row, row_length in enumerate(lengths):
+                if row_length < length:
+                    with torch.inference_mode():
+                        alone = traced(input_ids[row:row + 1, :row_length], mask[row:row + 1, :row_length])
+                    alone_worst = max(alone_worst, float((alone[0] - got[row, :row_length]).abs().max()))
+            case["padded_vs_alone_max_abs_diff"] = alone_worst
+            diff = max(diff, alone_worst)
+        if not (diff <= tolerance):  # also catches NaN
+            raise CheckError(f"traced document encoder differs from the eager model by {diff:.3g} "
+                             f"(> --check-tolerance {tolerance:g}) on batch {batch} x length {length}, "
+                             f"row lengths {lengths}")
+        worst = max(worst, diff)
+        cases.append(case)
+        del reference, got
+    return {"max_abs_diff": worst, "cases": cases}
+
+
+# --------------------------------------------------------------------------------------------
+# The pipeline the manifest describes, re-implemented from the manifest's settings
+
+
+def contract_document_vectors(traced, tokenizer, texts: list[str], doc: dict[str, Any]):
+    import torch
+
+    stripped = [text.strip() for text in texts]
+    encoded = tokenizer(stripped, padding=True, truncation="longest_first", max_length=doc["max_seq_length"],
+                        return_tensors="pt", add_special_tokens=True)
+    mask = encoded["attention_mask"]
+    with torch.inference_mode():
+        logits = traced(encoded["input_ids"], mask)
+        values = torch.log1p(torch.relu(logits * mask.unsqueeze(-1).to(logits.dtype)))
+        if doc["activation"] == "log1p_relu":
+            values = torch.log1p(values)
+        return values.max(dim=1).values
+
+
+def contract_query_vectors(weights, tokenizer, texts: list[str], query: dict[str, Any]):
+    import torch
+
+    kwargs = {"max_length": query["max_seq_length"]} if query["max_seq_length"] else {}
+    encoded = tokenizer(texts, add_special_tokens=False, truncation=query["max_seq_length"] is not None, **kwargs)
+    vectors = torch.zeros((len(texts), weights.shape[0]), dtype=torch.float32)
+    for row, token_ids in enumerate(encoded["input_ids"]):
+        present = torch.tensor(sorted(set(token_ids)), dtype=torch.int64)
+        if present.numel():
+            vectors[row, present] = weights[present]
+    return vectors
+
+
+def check_pipeline(model, traced, weights, doc_tokenizer, query_tokenizer, doc: dict[str, Any],
+                   query: dict[str, Any], tolerance: float) -> dict[str, Any]:
+    import torch
+
+    with torch.inference_mode():
+        want_docs = model.encode_document(PIPELINE_DOCUMENTS, batch_size=4, convert_to_tensor=True,
+                                          convert_to_sparse_tensor=False, show_progress_bar=False).float()
+        want_queries = model.encode_query(PIPELINE_QUERIES, batch_size=4, convert_to_tensor=True,
+                                          convert_to_sparse_tensor=False, show_progress_bar=False).float()
+    got_docs = contract_document_vectors(traced, doc_tokenizer, PIPELINE_DOCUMENTS, doc)
+    got_queries = contract_query_vectors(weights, query_tokenizer, PIPELINE_QUERIES, query)
+    doc_diff = float((got_docs - want_docs).abs().max())
+    query_diff = float((got_queries - want_queries).abs().max())
+    if not (doc_diff <= tolerance):
+        raise CheckError(f"document vectors rebuilt from the manifest's settings differ from encode_document by "
+                         f"{doc_diff:.3g} (> --check-tolerance {tolerance:g})")
+    if not (query_diff <= tolerance):
+        raise CheckError(f"query vectors rebuilt from the manifest's settings differ from encode_query by "
+                         f"{query_diff:.3g} (> --check-tolerance {tolerance:g})")
+    return {"kind": "pipeline_vs_sentence_transformers", "documents": len(PIPELINE_DOCUMENTS),
+            "queries": len(PIPELINE_QUERIES), "document_max_abs_diff": doc_diff, "query_max_abs_diff": query_diff,
+            "document_nonzero_mean": float((want_docs > 0).sum(dim=1).float().mean())}
+
+
+# --------------------------------------------------------------------------------------------
+# Writing the folder
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import sentence_transformers
+    import tokenizers
+    import torch
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__,
+            "sentence_transformers": sentence_transformers.__version__, "tokenizers": tokenizers.__version__,
+            "python": platform.python_version()}
+
+
+def write_vocab_if_missing(tokenizer_dir: Path, tokenizer) -> None:
+    vocab_file = tokenizer_dir / "vocab.txt"
+    if vocab_file.exists():
+        return
+    vocab = tokenizer_spec(tokenizer)["model"]["vocab"]
+    ordered = sorted(vocab.items(), key=lambda item: item[1])
+    if [index for _, index in ordered] != list(range(len(ordered))):
+        raise LayoutError("the WordPiece vocabulary's ids are not 0..n-1: cannot write vocab.txt")
+    vocab_file.write_text("".join(token + "\n" for token, _ in ordered), encoding="utf-8")
+
+
+def export(args: argparse.Namespace, source: str, output: Path, name: str, revision: str | None,
+           trust_remote_code: bool, code_revision: str | None, model_kwargs: dict | None,
+           config_kwargs: dict | None) -> dict[str, Any]:
+    started = time.perf_counter()
+    output = output.expanduser().resolve()
+    if output.exists() and not args.force:
+        raise OutputExistsError(f"{output} already exists (pass --force to replace it)")
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+
+    timings: dict[str, float] = {}
+    log(f"loading {source}{'@' + revision if revision else ''}")
+    model = load_encoder(source, revision, trust_remote_code, code_revision, model_kwargs, config_kwargs)
+    timings["load"] = time.perf_counter() - started
+    parts = find_routes(model)
+    static, mlm, pooling = parts["static"], parts["mlm"], parts["pooling"]
+    auto_model = mlm.auto_model
+    auto_model.eval()
+    vocab_size = int(auto_model.config.vocab_size)
+
+    doc_tokenizer, query_tokenizer = mlm.tokenizer, static.tokenizer
+    tokenizer = tokenizer_settings(doc_tokenizer)
+    tokenizer_settings(query_tokenizer)
+    if not same_tokenization(doc_tokenizer, query_tokenizer):
+        raise LayoutError("unsupported: the query (SparseStaticEmbedding) and document (MLMTransformer) tokenizers "
+                          "split text differently; the format has one tokenizer")
+    if len(doc_tokenizer) > vocab_size:
+        raise LayoutError(f"the tokenizer has {len(doc_tokenizer)} tokens but the MLM only {vocab_size} logits")
+
+    doc_max = effective_max_length(mlm.max_seq_length) or effective_max_length(doc_tokenizer.model_max_length)
+    positions = getattr(auto_model.config, "max_position_embeddings", None)
+    if doc_max is None:
+        raise LayoutError("the document encoder has no max_seq_length and its tokenizer no model_max_length")
+    if positions is not None and doc_max > positions:
+        raise LayoutError(f"max_seq_length {doc_max} exceeds the model's {positions} position embeddings")
+    query_max = effective_max_length(query_tokenizer.model_max_length)
+
+    weights = static.weight.detach().to(torch.float32).cpu().clone()
+    if weights.dim() != 1:
+        raise LayoutError(f"SparseStaticEmbedding weight has shape {tuple(weights.shape)}, expected [V]")
+    static_size = int(weights.shape[0])
+    if static_size > vocab_size:
+        raise LayoutError(f"SparseStaticEmbedding has {static_size} weights but the vocabulary only {vocab_size}")
+    if static_size < vocab_size:
+        log(f"SparseStaticEmbedding has {static_size} weights for a {vocab_size} vocabulary: padding with zeros")
+        weights = torch.cat([weights, torch.zeros(vocab_size - static_size)])
+
+    document = {
+        "file": "document_encoder.pt",
+        "architecture": type(auto_model).__name__,
+        "model_type": getattr(auto_model.config, "model_type", None),
+        "inputs": ["input_ids", "attention_mask"],
+        "token_type_ids": "zeros" if "token_type_ids" in doc_tokenizer.model_input_names else "none",
+        "dtype": "float32",
+        "max_seq_length": doc_max,
+        "max_position_embeddings": positions,
+        "truncation": "longest_first",
+        "text": "title_space_text_stripped",
+        "strip": True,
+        "do_lower_case": bool(getattr(mlm, "do_lower_case", False)),
+        "add_special_tokens": True,
+        "pooling": pooling.pooling_strategy,
+        "activation": pooling.activation_function,
+        "attn_implementation": getattr(auto_model.config, "_attn_implementation", None),
+    }
+    query = {
+        "kind": "static_weights",
+        "file": "query_weights.f32",
+        "dtype": "float32",
+        "byte_order": "little",
+        "max_seq_length": query_max,
+        "add_special_tokens": False,
+        "strip": False,
+        "presence": "binary",
+        "static_weight_size": static_size,
+    }
+
+    ids = {k: tokenizer["special_token_ids"][k] for k in ("cls", "sep", "pad")}
+    if None in ids.values():
+        raise LayoutError(f"the tokenizer lacks a special token: {ids}")
+    wrapper, with_tt = build_wrapper(mlm)
+    log(f"tracing {document['architecture']} ({sum(p.numel() for p in auto_model.parameters()) / 1e6:.1f}M "
+        f"parameters, vocab {vocab_size}, max_seq_length {doc_max})")
+    mark = time.perf_counter()
+    traced, tracer_warnings = trace_document_encoder(wrapper, ids, vocab_size)
+    timings["trace"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    check = check_traced(traced, mlm, with_tt, ids, vocab_size, doc_max, args.check_tolerance)
+    log(f"traced vs eager: largest abs difference {check['max_abs_diff']:.3g} over {len(check['cases'])} shapes")
+    pipeline = check_pipeline(model, traced, weights, doc_tokenizer, query_tokenizer, document, query,
+                              args.check_tolerance)
+    log(f"pipeline vs sentence-transformers: documents {pipeline['document_max_abs_diff']:.3g}, "
+        f"queries {pipeline['query_max_abs_diff']:.3g}")
+    timings["check"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    try:
+        with warnings.catch_warnings():
+            # torch 2.11 deprecates TorchScript in favour of torch.export, but libtorch still loads it
+            # and it is what the C++ encoder runs.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.jit.save(traced, str(staging / document["file"]))
+            reloaded = torch.jit.load(str(staging / document["file"]), map_location="cpu")
+        generator = torch.Generator().manual_seed(99)
+        reload_len = min(doc_max, 23)
+        input_ids, mask = make_batch([reload_len, max(2, reload_len - 6)], reload_len, vocab_size, ids, generator)
+        with torch.inference_mode():
+            reload_diff = float((reloaded(input_ids, mask) - eager_logits(mlm, input_ids, mask, with_tt))
+                                .abs()[mask.bool()].max())
+        if not (reload_diff <= args.check_tolerance):
+            raise CheckError(f"the saved TorchScript file reloads to a module that differs by {reload_diff:.3g}")
+        check["cases"].append({"kind": "saved_and_reloaded", "batch_size": 2, "max_length": reload_len,
+                               "max_abs_diff": reload_diff})
+
+        np.asarray(weights.numpy(), dtype="<f4").tofile(staging / query["file"])
+        tokenizer_dir = staging / "tokenizer"
+        # Calls leave truncation/padding state in the backend; save the tokenizer without it.
+        doc_tokenizer.backend_tokenizer.no_truncation()
+        doc_tokenizer.backend_tokenizer.no_padding()
+        doc_tokenizer.save_pretrained(str(tokenizer_dir))
+        write_vocab_if_missing(tokenizer_dir, doc_tokenizer)
+        files = {}
+        for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+            files[path.relative_to(staging).as_posix()] = {"sha256": sha256_of(path), "bytes": path.stat().st_size}
+
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "source": {"id": source, "revision": revision, "resolved_revision": resolved_hub_revision(source, revision),
+                       "code_revision": code_revision, "trust_remote_code": trust_remote_code,
+                       "model_kwargs": model_kwargs or {}, "config_kwargs": config_kwargs or {}},
+            "vocab_size": vocab_size,
+            "similarity": "dot",
+            "document_encoder": document,
+            "query_encoder": query,
+            "tokenizer": tokenizer,
+            "files": files,
+            "versions": versions(),
+            "export_check": {"tolerance": args.check_tolerance, "max_abs_diff": check["max_abs_diff"],
+                             "tracer_warnings": tracer_warnings, "cases": check["cases"], "pipeline": pipeline},
+            "export_seconds": {**{k: round(v, 3) for k, v in timings.items()},
+                               "write": round(time.perf_counter() - mark, 3),
+                               "total": round(time.perf_counter() - started, 3)},
+            "exported_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+                           .replace("+00:00", "Z"),
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        os.chmod(staging, 0o755)
+        publish(staging, output, args.force)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    seconds = manifest["export_seconds"]
+    log(f"wrote {output} in {seconds['total']:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()
+                                                              if k != "total") + ")")
+    return manifest
+
+
+def publish(staging: Path, output: Path, force: bool) -> None:
+    """Renames the finished staging folder to output, replacing an old folder only with --force."""
+    if output.exists() or output.is_symlink():
+        if not force:
+            raise OutputExistsError(f"{output} already exists (pass --force to replace it)")
+        old = Path(tempfile.mkdtemp(prefix=f".{output.name}.old-", dir=output.parent))
+        os.replace(output, old / output.name)
+        os.replace(staging, output)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, output)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_json_object(text: str | None, flag: str) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{flag}: not JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise UsageError(f"{flag}: expected a JSON object")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="See docs/model-format.md for the folder format.")
+    parser.add_argument("source", nargs="?", help="Hugging Face model id or local SparseEncoder folder")
+    parser.add_argument("--output", type=Path, help="model folder to write (with SOURCE)")
+    parser.add_argument("--name", help="the manifest's model name (default: the output folder's name)")
+    parser.add_argument("--revision", help="hub revision (branch, tag or commit sha) of SOURCE")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow the model's custom code")
+    parser.add_argument("--code-revision", help="revision of the custom code repository (with --trust-remote-code)")
+    parser.add_argument("--model-kwargs", help="JSON object passed to SparseEncoder(model_kwargs=...)")
+    parser.add_argument("--config-kwargs", help="JSON object passed to SparseEncoder(config_kwargs=...)")
+    parser.add_argument("--check-tolerance", type=float, default=1e-4,
+                        help="largest allowed abs difference of the export checks (default 1e-4)")
+    parser.add_argument("--force", action="store_true", help="replace an existing output folder")
+    parser.add_argument("--all", action="store_true", help="export every model of <models-dir>/registry.json")
+    parser.add_argument("--models-dir", type=Path, default=ROOT / "models",
+                        help="with --all: registry and output folder (default: the project's models/)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="with --all: export only these short names")
+    args = parser.parse_args(argv)
+    if args.all == bool(args.source):
+        parser.error("give either SOURCE (with --output) or --all")
+    if args.source and args.output is None:
+        parser.error("SOURCE needs --output DIR")
+    if args.all and (args.output or args.name or args.revision or args.trust_remote_code or args.code_revision
+                     or args.model_kwargs or args.config_kwargs):
+        parser.error("--all reads ids, revisions and loading options from the registry; "
+                     "--output/--name/--revision/--trust-remote-code/--code-revision/--*-kwargs go with SOURCE")
+    if args.only and not args.all:
+        parser.error("--only goes with --all")
+    if not args.check_tolerance >= 0:
+        parser.error("--check-tolerance must be >= 0")
+    return args
+
+
+def load_registry(models_dir: Path) -> dict[str, dict[str, Any]]:
+    path = models_dir / "registry.json"
+    try:
+        registry = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise UsageError(f"{path}: no model registry") from error
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{path}: not JSON: {error}") from error
+    models = registry.get("models", registry)
+    if not isinstance(models, dict) or not all(isinstance(v, dict) and "hf_id" in v for v in models.values()):
+        raise UsageError(f"{path}: expected {{\"models\": {{short name: {{\"hf_id\": ..., ...}}}}}}")
+    return models
+
+
+def run_all(args: argparse.Namespace) -> int:
+    models = load_registry(args.models_dir)
+    names = args.only or list(models)
+    unknown = [n for n in names if n not in models]
+    if unknown:
+        raise UsageError(f"not in the registry: {', '.join(unknown)} (known: {', '.join(models)})")
+    failures = []
+    for short in names:
+        entry = models[short]
+        try:
+            export(args, entry["hf_id"], args.models_dir / short, short, entry.get("revision"),
+                   bool(entry.get("trust_remote_code")), entry.get("code_revision"), entry.get("model_kwargs"),
+                   entry.get("config_kwargs"))
+        except ExportError as error:
+            print(f"{PROG}: {short}: error: {error}", file=sys.stderr)
+            failures.append((short, error.exit_code))
+            if isinstance(error, SourceError) and error.hub_unreachable:
+                rest = names[names.index(short) + 1:]
+                if rest:
+                    print(f"{PROG}: skipping {', '.join(rest)}: the hub is unreachable", file=sys.stderr)
+                    failures.extend((n, error.exit_code) for n in rest)
+                break
+    if failures:
+        print(f"{PROG}: {len(failures)} of {len(names)} exports failed: {', '.join(n for n, _ in failures)}",
+              file=sys.stderr)
+        return failures[0][1]
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.all:
+            return run_all(args)
+        export(args, args.source, args.output, args.name or args.output.expanduser().resolve().name, args.revision,
+               args.trust_remote_code, args.code_revision, parse_json_object(args.model_kwargs, "--model-kwargs"),
+               parse_json_object(args.config_kwargs, "--config-kwargs"))
+    except ExportError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
