@@ -54,7 +54,8 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; any other parse error is a usage error.
+    return app.exit(e) == 0 ? exit_code(ExitCode::ok) : exit_code(ExitCode::usage);
   } catch (const limit_eval::UsageError& e) {
     spdlog::error("{}", e.what());
     return exit_code(ExitCode::usage);

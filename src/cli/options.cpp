@@ -29,7 +29,7 @@ void add_metric_options(CLI::App& app, MetricOptions& options) {
   auto* group = app.add_option_group("Metrics");
   group->add_option("-k,--k", options.k_values, "Cut-offs of NDCG/MAP/Recall/P/MRR, comma-separated")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
   group->add_option("--relevance-level", options.relevance_level,
                     "Smallest qrels score that counts as relevant (trec_eval -l)")

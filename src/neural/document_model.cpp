@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <torch/cuda.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
@@ -74,7 +75,7 @@ struct DocumentModel::Impl {
     const torch::IValue output = module.forward({ids, mask});
     if (!output.isTensor()) throw ModelError(fmt::format("{}: forward() must return a tensor of MLM logits",
                                                         manifest.document.file.string()));
-    auto logits = output.toTensor();
+    const auto logits = output.toTensor();
     if (logits.dim() != 3 || logits.size(0) != ids.size(0) || logits.size(1) != ids.size(1) ||
         logits.size(2) != static_cast<std::int64_t>(manifest.vocab_size)) {
       std::string shape;
@@ -84,11 +85,19 @@ struct DocumentModel::Impl {
                                    manifest.vocab_size));
     }
     // SPLADE: max over tokens of log1p(relu(logits * mask)) (twice log1p for log1p_relu). The
-    // functions are monotone, so activating the per-dimension maximum is exact and 1/L the work;
-    // padded positions contribute relu(0) = 0, which masked_fill(-inf) + relu reproduces.
-    logits = logits.to(torch::kFloat32);
-    const auto padding = (mask == 0).unsqueeze(-1);
-    auto pooled = std::get<0>(logits.masked_fill(padding, -std::numeric_limits<float>::infinity()).max(1));
+    // functions are monotone, so activating the per-dimension maximum is exact and 1/L the work.
+    // Each row's maximum is taken over its valid prefix (a view: no copy of the [B, L, V] logits);
+    // the padded positions the reference includes contribute relu(0) = 0, which relu restores.
+    const auto lengths = mask.sum(1).to(torch::kCPU);
+    auto pooled = torch::empty({logits.size(0), logits.size(2)}, logits.options().dtype(torch::kFloat32));
+    for (std::int64_t row = 0; row < logits.size(0); ++row) {
+      const auto valid = lengths[row].item<std::int64_t>();
+      if (valid == 0) {
+        pooled[row].zero_();
+      } else {
+        pooled[row].copy_(std::get<0>(logits[row].narrow(0, 0, valid).max(0)));
+      }
+    }
     pooled = torch::log1p(torch::relu(pooled));
     if (manifest.document.activation == "log1p_relu") pooled = torch::log1p(pooled);
     return pooled.to(torch::kCPU).contiguous();
@@ -108,6 +117,9 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
   if (options.batch_size == 0) throw UsageError("--batch-size must be at least 1");
   if (impl_->device.is_cpu()) torch::set_num_threads(static_cast<int>(resolve_threads(options.threads)));
 
+  // The profiling executor re-specialises the graph over its first runs, which costs seconds per
+  // new input shape and gains nothing for plain transformer inference.
+  torch::jit::setGraphExecutorOptimize(false);
   const auto& file = manifest.document.file;
   try {
     impl_->module = torch::jit::load(file.string(), impl_->device);
