@@ -31,7 +31,7 @@ constexpr double kAxisLabelFont = 12;
 constexpr double kLegendFont = 12;
 constexpr double kLegendRow = 20;
 constexpr double kLegendSwatch = 28;
-constexpr double kMarkerRadius = 4.5;
+constexpr double kMarkerRadius = 5.5;
 constexpr const char* kAxisColour = "#444444";
 constexpr const char* kGridColour = "#e4e4e4";
 constexpr const char* kTextColour = "#222222";
@@ -122,26 +122,45 @@ void draw_axes(svg::Document& document, const ChartPanel& panel, double left, do
   document.close_group();
 }
 
-// Horizontal pixel offset of each point (series index, point index) in the panel.
-std::map<std::pair<std::size_t, std::size_t>, double> spread_offsets(const ChartPanel& panel) {
-  std::map<double, std::vector<std::pair<std::size_t, std::size_t>>> by_x;
+// Pixel position of every point (series index, point index) of the panel. With `spread`, a marker
+// that would overlap one already placed (series order) is nudged sideways by the smallest step
+// that clears it: markers near each other in both x and y stay apart, all others sit exactly.
+std::map<std::pair<std::size_t, std::size_t>, std::pair<double, double>> point_positions(const ChartPanel& panel,
+                                                                                         const AxisMap& x_map,
+                                                                                         const AxisMap& y_map,
+                                                                                         bool spread) {
+  std::map<std::pair<std::size_t, std::size_t>, std::pair<double, double>> positions;
+  std::vector<std::pair<double, double>> placed;
+  const double clearance = 2 * kMarkerRadius + 1.5;
+  const auto clear = [&](double x, double y) {
+    return std::none_of(placed.begin(), placed.end(),
+                        [&](const auto& other) { return std::hypot(other.first - x, other.second - y) < clearance; });
+  };
   for (std::size_t s = 0; s < panel.series.size(); ++s) {
-    for (std::size_t p = 0; p < panel.series[s].points.size(); ++p) by_x[panel.series[s].points[p].x].emplace_back(s, p);
+    for (std::size_t p = 0; p < panel.series[s].points.size(); ++p) {
+      const auto& point = panel.series[s].points[p];
+      const double y = y_map(point.y);
+      double x = x_map(point.x);
+      if (spread) {
+        const double exact_x = x;
+        for (int step = 1; step <= 16 && !clear(x, y); ++step) {
+          // Offsets +1, -1, +2, -2, ... steps.
+          const double offset = ((step + 1) / 2) * (step % 2 == 1 ? 1.0 : -1.0) * (clearance * 0.5);
+          x = exact_x + offset;
+        }
+      }
+      placed.emplace_back(x, y);
+      positions[{s, p}] = {x, y};
+    }
   }
-  std::map<std::pair<std::size_t, std::size_t>, double> offsets;
-  const double spacing = 2 * kMarkerRadius + 2.5;
-  for (const auto& [x, members] : by_x) {
-    const double middle = (static_cast<double>(members.size()) - 1) / 2;
-    for (std::size_t i = 0; i < members.size(); ++i) offsets[members[i]] = (static_cast<double>(i) - middle) * spacing;
-  }
-  return offsets;
+  return positions;
 }
 
 void draw_series(svg::Document& document, const ChartPanel& panel, bool spread, double left, double top, double right,
                  double bottom) {
   const AxisMap x_map(panel.x, left, right);
   const AxisMap y_map(panel.y, bottom, top);
-  const auto offsets = spread ? spread_offsets(panel) : std::map<std::pair<std::size_t, std::size_t>, double>{};
+  const auto positions = point_positions(panel, x_map, y_map, spread);
   for (std::size_t s = 0; s < panel.series.size(); ++s) {
     const auto& series = panel.series[s];
     document.open_group({{"class", "series"}, {"data-series", series.name}});
@@ -160,9 +179,8 @@ void draw_series(svg::Document& document, const ChartPanel& panel, bool spread, 
       attributes.insert(attributes.end(), point.data.begin(), point.data.end());
       document.open_group(attributes);
       document.tooltip(point.tooltip);
-      const auto offset = offsets.find({s, p});
-      const double x = x_map(point.x) + (offset == offsets.end() ? 0.0 : offset->second);
-      svg::marker(document, series.shape, x, y_map(point.y), kMarkerRadius, marker_style(series));
+      const auto& [x, y] = positions.at({s, p});
+      svg::marker(document, series.shape, x, y, kMarkerRadius, marker_style(series));
       document.close_group();
     }
     document.close_group();
@@ -274,7 +292,7 @@ std::string render_chart(const Chart& chart) {
       document.text((left + right) / 2, panel_top + 18, panel.title, text_style(kPanelTitleFont, "middle", true));
     }
     draw_axes(document, panel, left, top, right, bottom, panel_left, panel_top + chart.panel_height);
-    draw_series(document, panel, chart.spread_coincident_points, left, top, right, bottom);
+    draw_series(document, panel, chart.nudge_overlapping_markers, left, top, right, bottom);
     document.close_group();
   }
   draw_legend(document, groups, kOuterMargin, legend_top, column_width, legend_columns);

@@ -299,7 +299,8 @@ svg::MarkerShape paper_model_shape(std::size_t index) {
 }
 
 ChartAxis percent_axis(const std::string& label) {
-  ChartAxis axis{.label = label, .scale = AxisScale::linear, .min = 0, .max = 100, .ticks = {}, .grid = true};
+  // A little room beyond 0 and 100 so that markers there are not cut by the axis or the frame.
+  ChartAxis axis{.label = label, .scale = AxisScale::linear, .min = -4, .max = 104, .ticks = {}, .grid = true};
   for (int value = 0; value <= 100; value += 20) axis.ticks.push_back({static_cast<double>(value), std::to_string(value)});
   return axis;
 }
@@ -397,7 +398,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
       dataset);
   chart.columns = columns.size() > 1 ? 2 : 1;
   chart.panel_height = 270;
-  chart.spread_coincident_points = true;
+  chart.nudge_overlapping_markers = true;
   for (const auto& column : columns) {
     ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}};
     for (const auto& row : rows) {
@@ -424,9 +425,9 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
   const std::string path = fmt::format("{}/recall_vs_dimensions_{}.svg", figures_folder, file_name_part(dataset));
   std::string out = fmt::format("#### {}\n\n![Recall against embedding size on {}]({})\n\n", dataset, dataset, path);
   out += fmt::format(
-      "Filled circles: our results ({} of them); hollow shapes: the LIMIT paper's models. Points that share an "
-      "embedding size are spread sideways so that none hides another. Figure data (fractions; the paper's "
-      "percentages divided by 100):\n\n",
+      "Filled circles: our results ({} of them); hollow shapes: the LIMIT paper's models. A marker that would hide "
+      "another is nudged sideways by a few pixels. Figure data (fractions; the paper's percentages divided by "
+      "100):\n\n",
       ours);
   std::vector<std::string> header{"Model", "Source", "Embedding size"};
   header.insert(header.end(), columns.begin(), columns.end());
@@ -460,7 +461,7 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
   const auto position = [&](std::uint64_t count) {
     return static_cast<double>(std::lower_bound(samples.begin(), samples.end(), count) - samples.begin());
   };
-  ChartAxis x_axis{.label = "Training samples (evenly spaced categories)",
+  ChartAxis x_axis{.label = "Training samples (categories)",
                    .scale = AxisScale::ordinal,
                    .min = -0.5,
                    .max = static_cast<double>(samples.size()) - 0.5,
@@ -468,16 +469,22 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
                    .grid = false};
   for (const auto count : samples) x_axis.ticks.push_back({position(count), samples_label(count)});
 
-  static const std::vector<svg::MarkerShape> metric_shapes{svg::MarkerShape::circle, svg::MarkerShape::square,
-                                                           svg::MarkerShape::triangle_up, svg::MarkerShape::diamond,
-                                                           svg::MarkerShape::triangle_down};
-  ChartPanel panel{.title = "", .x = x_axis, .y = percent_axis("Metric value (%)"), .series = {}};
-  const auto& columns = table_metric_columns();
-  for (std::size_t c = 0; c < columns.size(); ++c) {
-    const std::string& column = columns[c];
-    const std::string& colour = colour_blind_safe_palette()[1 + c];
-    ChartSeries ours{.name = column, .legend_group = "limit-eval (ours): solid", .colour = colour,
-                     .shape = metric_shapes[c], .filled = true, .connect = true, .dashed = false, .points = {}};
+  const auto& palette = colour_blind_safe_palette();
+  const std::string ours_name = "limit-eval (ours)";
+  const std::string seed_name = "seed (published, A100)";
+  Chart chart;
+  chart.title = fmt::format("Fine-tuning {} on {}: metrics against training samples", series.base_model,
+                            series.dataset);
+  chart.description = fmt::format(
+      "One panel per metric (percent) against the number of training samples: limit-eval's results (solid line, "
+      "filled circles){}.",
+      seed != nullptr ? " and the seed's published values (dashed line, hollow squares)" : "");
+  chart.columns = 3;
+  chart.panel_height = 230;
+  for (const auto& column : table_metric_columns()) {
+    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}};
+    ChartSeries ours{.name = ours_name, .legend_group = "", .colour = palette[4], .shape = svg::MarkerShape::circle,
+                     .filled = true, .connect = true, .dashed = false, .points = {}};
     for (const auto& row : series.rows) {
       const auto value = metric(row.result->metrics, column);
       if (!value) continue;
@@ -493,43 +500,37 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
                                       {"data-value", fixed4(*value)}}});
     }
     if (!ours.points.empty()) panel.series.push_back(std::move(ours));
-    if (seed == nullptr) continue;
-    ChartSeries reference{.name = column, .legend_group = "seed (published, A100): dashed", .colour = colour,
-                          .shape = metric_shapes[c], .filled = false, .connect = true, .dashed = true, .points = {}};
-    for (const auto& [count, row] : *seed) {
-      const auto value = metric(row.metrics, column);
-      if (!value) continue;
-      reference.points.push_back({.x = position(count),
-                                  .y = *value * 100,
-                                  .tooltip = fmt::format("seed {} ({} samples): {} = {}", kSeedFineTunedModel, count,
-                                                         column, fixed4(*value)),
-                                  .data = {{"data-dataset", series.dataset},
-                                           {"data-source", kSeedSource},
-                                           {"data-model", kSeedFineTunedModel},
-                                           {"data-samples", std::to_string(count)},
-                                           {"data-metric", column},
-                                           {"data-value", fixed4(*value)}}});
+    if (seed != nullptr) {
+      ChartSeries reference{.name = seed_name, .legend_group = "", .colour = palette[5],
+                            .shape = svg::MarkerShape::square, .filled = false, .connect = true, .dashed = true,
+                            .points = {}};
+      for (const auto& [count, row] : *seed) {
+        const auto value = metric(row.metrics, column);
+        if (!value) continue;
+        reference.points.push_back({.x = position(count),
+                                    .y = *value * 100,
+                                    .tooltip = fmt::format("seed {} ({} samples): {} = {}", kSeedFineTunedModel, count,
+                                                           column, fixed4(*value)),
+                                    .data = {{"data-dataset", series.dataset},
+                                             {"data-source", kSeedSource},
+                                             {"data-model", kSeedFineTunedModel},
+                                             {"data-samples", std::to_string(count)},
+                                             {"data-metric", column},
+                                             {"data-value", fixed4(*value)}}});
+      }
+      if (!reference.points.empty()) panel.series.push_back(std::move(reference));
     }
-    if (!reference.points.empty()) panel.series.push_back(std::move(reference));
+    chart.panels.push_back(std::move(panel));
   }
-
-  Chart chart;
-  chart.title = fmt::format("Fine-tuning {} on {}: metrics against training samples", series.base_model,
-                            series.dataset);
-  chart.description = fmt::format(
-      "NDCG@10 and Recall@2/10/20/100 in percent against the number of training samples: limit-eval's results "
-      "(solid lines, filled markers){}.",
-      seed != nullptr ? " and the seed's published values (dashed lines, hollow markers)" : "");
-  chart.columns = 1;
-  chart.panel_height = 340;
-  chart.panels.push_back(std::move(panel));
 
   const std::string path = fmt::format("{}/finetune_{}_{}.svg", figures_folder, file_name_part(series.dataset),
                                        file_name_part(series.base_model));
   std::string out = fmt::format("#### Fine-tuning {} on {}\n\n![Metrics against fine-tuning samples, {} on {}]({})\n\n",
                                 series.base_model, series.dataset, series.base_model, series.dataset, path);
-  out += fmt::format("Solid lines: our results{}. The figure's data is the (Finetune) {} table above.\n\n",
-                     seed != nullptr ? "; dashed lines: the seed's published values" : "", series.dataset);
+  out += fmt::format(
+      "One panel per metric; the sample counts are evenly spaced categories. Solid line: our results{}. The "
+      "figure's data is the (Finetune) {} table above.\n\n",
+      seed != nullptr ? "; dashed line: the seed's published values" : "", series.dataset);
   return {out, std::pair{path, render_chart(chart)}};
 }
 

@@ -58,9 +58,9 @@ struct Chart {
   double width = 800;
   int columns = 1;
   double panel_height = 300;
-  // Points of one panel that share an x value are spread sideways by a few pixels, so that no
-  // marker hides another; the data attributes keep the exact values.
-  bool spread_coincident_points = false;
+  // A marker of one panel that would overlap another is nudged sideways by a few pixels, so that
+  // none hides another; the data attributes keep the exact values.
+  bool nudge_overlapping_markers = false;
   std::vector<ChartPanel> panels;
 };
 
