@@ -106,6 +106,11 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
                           m.document.activation));
   }
 
+  if (const auto text = read.string_or(doc, "text", "title_space_text_stripped", "document_encoder.");
+      text != "title_space_text_stripped") {
+    read.fail(fmt::format("document_encoder.text '{}' is not supported (only \"title_space_text_stripped\")", text));
+  }
+
   const json& query = read.object(raw, "query_encoder", "");
   m.query.kind = read.string(query, "kind", "query_encoder.");
   if (m.query.kind != "static_weights") {
@@ -117,6 +122,9 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   }
   m.query.max_seq_length = read.positive(query, "max_seq_length", "query_encoder.");
   m.query.add_special_tokens = read.boolean(query, "add_special_tokens", false, "query_encoder.");
+  if (const auto presence = read.string_or(query, "presence", "binary", "query_encoder."); presence != "binary") {
+    read.fail(fmt::format("query_encoder.presence '{}' is not supported (only \"binary\")", presence));
+  }
 
   const json& tok = read.object(raw, "tokenizer", "");
   m.tokenizer.kind = read.string(tok, "kind", "tokenizer.");
@@ -129,6 +137,11 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
                           m.tokenizer.kind));
   }
   m.tokenizer.lowercase = read.boolean(tok, "lowercase", true, "tokenizer.");
+  // sentence-transformers lower-cases the text itself when do_lower_case is set; a lower-casing
+  // tokenizer gives the same ids, any other does not.
+  if (read.boolean(doc, "do_lower_case", false, "document_encoder.") && !m.tokenizer.lowercase) {
+    read.fail("document_encoder.do_lower_case with a tokenizer that keeps case is not supported");
+  }
   if (const auto it = tok.find("strip_accents"); it != tok.end() && !it->is_null()) {
     if (!it->is_boolean()) read.fail("'tokenizer.strip_accents' must be true, false or null");
     m.tokenizer.strip_accents = it->get<bool>();

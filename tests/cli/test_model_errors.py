@@ -1,0 +1,231 @@
+"""A broken model folder or an impossible device gives a clear error, a non-zero exit and no output.
+
+The model folders here are built in seconds, without sentence-transformers: a scripted TorchScript
+stand-in for the MLM (logits = a fixed projection of one-hot token ids), the real bert-base-uncased
+vocabulary, and weights from a seeded generator, with a manifest in the format of
+docs/model-format.md. The first test checks that such a folder evaluates fine, so every other test
+breaks exactly one thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
+SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
+BIN = Path(os.environ["LIMIT_EVAL_BIN"])
+VOCAB = SOURCE / "tests" / "fixtures" / "bert-base-uncased-vocab.txt"
+VOCAB_SIZE = 30522
+EXIT_USAGE, EXIT_MODEL = 2, 5
+
+
+class StandInMlm(torch.nn.Module):
+    """(input_ids, attention_mask) -> [B, L, V] logits: each token lights up itself and a few others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(7)
+        self.table = torch.nn.Parameter(torch.randn(VOCAB_SIZE, 8, generator=generator))
+        self.head = torch.nn.Parameter(torch.randn(8, VOCAB_SIZE, generator=generator) - 2.5)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.table[input_ids] * attention_mask.unsqueeze(-1).to(torch.float32)
+        return hidden @ self.head
+
+
+class OneArgument(torch.nn.Module):
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return input_ids.to(torch.float32).unsqueeze(-1).expand(-1, -1, 30522)
+
+
+class WrongShape(torch.nn.Module):
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(input_ids.size(0), 7)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_manifest(folder: Path, **overrides) -> None:
+    files = {}
+    for relative in ("document_encoder.pt", "query_weights.f32", "tokenizer/vocab.txt"):
+        path = folder / relative
+        files[relative] = {"sha256": sha256(path), "bytes": path.stat().st_size}
+    manifest = {
+        "format": "limit-eval-model",
+        "format_version": 1,
+        "name": "stand-in",
+        "source": {"id": "tests/cli/test_model_errors.py"},
+        "vocab_size": VOCAB_SIZE,
+        "document_encoder": {"file": "document_encoder.pt", "architecture": "StandInMlm", "max_seq_length": 512,
+                             "add_special_tokens": True, "pooling": "max", "activation": "relu"},
+        "query_encoder": {"kind": "static_weights", "file": "query_weights.f32", "dtype": "float32",
+                          "max_seq_length": 512, "add_special_tokens": False},
+        "tokenizer": {"kind": "wordpiece", "vocab_file": "tokenizer/vocab.txt", "lowercase": True},
+        "files": files,
+    }
+    for dotted, value in overrides.items():
+        target = manifest
+        *parents, last = dotted.split(".")
+        for key in parents:
+            target = target[key]
+        target[last] = value
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+
+def make_model(folder: Path, module: torch.nn.Module | None = None, weights: int = VOCAB_SIZE) -> Path:
+    (folder / "tokenizer").mkdir(parents=True)
+    shutil.copy(VOCAB, folder / "tokenizer" / "vocab.txt")
+    torch.jit.script(module if module is not None else StandInMlm()).save(str(folder / "document_encoder.pt"))
+    rng = np.random.default_rng(3)
+    rng.uniform(0.5, 5.0, size=weights).astype("<f4").tofile(folder / "query_weights.f32")
+    write_manifest(folder)
+    return folder
+
+
+def run(model: Path | str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN), "--model", str(model), "--dataset", "limit-small", "--output", str(out / "results.json"),
+         "--run-file", str(out / "run.trec"), "--save-vectors", str(out / "vectors"), *extra],
+        capture_output=True, text=True, timeout=600)
+
+
+def assert_failed(completed: subprocess.CompletedProcess, out: Path, status: int, *fragments: str) -> None:
+    assert completed.returncode == status, completed.stderr
+    for fragment in fragments:
+        assert fragment in completed.stderr, f"{fragment!r} not in:\n{completed.stderr}"
+    assert not out.exists() or not any(out.iterdir()), f"output written: {list(out.iterdir())}"
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return make_model(tmp_path / "model")
+
+
+def test_stand_in_model_evaluates(model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    completed = run(model, out, "--device", "cpu")
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["model"]["name"] == "stand-in"
+    assert results["environment"]["device"] == "cpu"
+    first = json.loads((out / "vectors" / "queries.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert first["_id"] == "query_0" and "likes" in first["vector"]
+
+
+def test_missing_file(model: Path, tmp_path: Path) -> None:
+    (model / "query_weights.f32").unlink()
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "query_weights.f32", "missing")
+
+
+def test_missing_manifest(model: Path, tmp_path: Path) -> None:
+    (model / "manifest.json").unlink()
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "manifest.json")
+
+
+def test_corrupt_manifest(model: Path, tmp_path: Path) -> None:
+    (model / "manifest.json").write_text("{\"format\": ", encoding="utf-8")
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "manifest.json", "corrupt")
+
+
+def test_corrupt_file_detected_by_checksum(model: Path, tmp_path: Path) -> None:
+    data = bytearray((model / "document_encoder.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (model / "document_encoder.pt").write_bytes(bytes(data))
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "document_encoder.pt", "sha256")
+
+
+def test_truncated_file_detected_by_size(model: Path, tmp_path: Path) -> None:
+    path = model / "tokenizer" / "vocab.txt"
+    path.write_bytes(path.read_bytes()[:1000])
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "vocab.txt", "size")
+
+
+def test_other_format_version(model: Path, tmp_path: Path) -> None:
+    write_manifest(model, format_version=2)
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "format version 2", "export_model.py")
+
+
+def test_unsupported_activation(model: Path, tmp_path: Path) -> None:
+    write_manifest(model, **{"document_encoder.activation": "gelu"})
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "activation", "gelu")
+
+
+def test_weight_vector_of_wrong_length(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "model", weights=VOCAB_SIZE - 1)
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "query_weights.f32", "30521",
+                  "30522")
+
+
+def test_module_of_wrong_signature(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "model", module=OneArgument())
+    assert_failed(run(model, tmp_path / "out", "--device", "cpu"), tmp_path / "out", EXIT_MODEL,
+                  "document_encoder.pt", "(input_ids, attention_mask)")
+
+
+def test_module_of_wrong_output_shape(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "model", module=WrongShape())
+    assert_failed(run(model, tmp_path / "out", "--device", "cpu"), tmp_path / "out", EXIT_MODEL,
+                  "document_encoder.pt", "shape")
+
+
+def test_not_torchscript(model: Path, tmp_path: Path) -> None:
+    (model / "document_encoder.pt").write_bytes(b"not a zip archive")
+    write_manifest(model)
+    assert_failed(run(model, tmp_path / "out", "--device", "cpu"), tmp_path / "out", EXIT_MODEL,
+                  "not a loadable TorchScript module")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+@pytest.mark.parametrize("device", ["cuda", "cuda:1"])
+def test_cuda_without_gpu(model: Path, tmp_path: Path, device: str) -> None:
+    assert_failed(run(model, tmp_path / "out", "--device", device), tmp_path / "out", EXIT_USAGE,
+                  f"--device {device}", "no usable CUDA GPU")
+
+
+def test_fp16_on_cpu(model: Path, tmp_path: Path) -> None:
+    assert_failed(run(model, tmp_path / "out", "--device", "cpu", "--dtype", "fp16"), tmp_path / "out",
+                  EXIT_USAGE, "fp16")
+
+
+def test_malformed_device_rejected_at_parse_time(model: Path, tmp_path: Path) -> None:
+    assert_failed(run(model, tmp_path / "out", "--device", "gpu0"), tmp_path / "out", EXIT_USAGE, "--device")
+
+
+def test_registered_model_not_exported_names_the_command(tmp_path: Path) -> None:
+    models_root = tmp_path / "models"
+    models_root.mkdir()
+    shutil.copy(SOURCE / "models" / "registry.json", models_root / "registry.json")
+    completed = run("v3-gte", tmp_path / "out", "--models-root", str(models_root))
+    assert_failed(completed, tmp_path / "out", EXIT_USAGE, "not exported",
+                  "scripts/export_model.py opensearch-project/opensearch-neural-sparse-encoding-doc-v3-gte")
+
+
+def test_unknown_model_lists_the_known_ones(tmp_path: Path) -> None:
+    assert_failed(run("v9", tmp_path / "out"), tmp_path / "out", EXIT_USAGE, "unknown model 'v9'", "bm25",
+                  "v3-gte")
+
+
+def test_tokenize_matches_hugging_face(model: Path) -> None:
+    from transformers import BertTokenizerFast
+
+    lines = ["Who likes Quokkas?", "Ångström café 東京", "", "  spaces  "]
+    reference = BertTokenizerFast(vocab_file=str(VOCAB), do_lower_case=True)
+    for side, special in (("query", False), ("document", True)):
+        completed = subprocess.run([str(BIN), "tokenize", "--model", str(model), "--as", side],
+                                   input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60)
+        assert completed.returncode == 0, completed.stderr
+        got = [[int(t) for t in line.split()] for line in completed.stdout.splitlines()]
+        want = [reference(line, add_special_tokens=special)["input_ids"] for line in lines]
+        assert got == want, side
