@@ -57,14 +57,22 @@ std::vector<std::vector<Hit>> InvertedIndex::search(const CsrMatrix& queries, st
       }
       // num_docs_ stands for "no exclusion" (a plain integer keeps GCC's -Wmaybe-uninitialized quiet).
       const std::uint32_t excluded = (exclude && (*exclude)[q]) ? *(*exclude)[q] : num_docs_;
+      // Bounded heap whose front is the worst kept hit: most documents are rejected by one
+      // comparison, with no copy of the touched set.
       candidates.clear();
       for (const std::uint32_t doc : touched) {
-        if (doc != excluded) candidates.push_back({doc, scores[doc]});
+        if (doc == excluded) continue;
+        const Hit hit{doc, scores[doc]};
+        if (candidates.size() < k) {
+          candidates.push_back(hit);
+          std::push_heap(candidates.begin(), candidates.end(), before);
+        } else if (before(hit, candidates.front())) {
+          std::pop_heap(candidates.begin(), candidates.end(), before);
+          candidates.back() = hit;
+          std::push_heap(candidates.begin(), candidates.end(), before);
+        }
       }
-      const std::size_t keep = std::min(k, candidates.size());
-      std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
-                        before);
-      candidates.resize(keep);
+      std::sort_heap(candidates.begin(), candidates.end(), before);
 
       // Documents sharing no term score 0; they enter in trec_eval order wherever 0 ranks.
       auto& hits = results[q];
