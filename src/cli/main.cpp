@@ -49,6 +49,7 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
   limit_eval::cli::add_evaluate_command(app);
   limit_eval::cli::add_tokenize_command(app);
   limit_eval::cli::add_report_command(app);
+  limit_eval::cli::add_generate_command(app);
   app.parse_complete_callback([&] { configure_logging(log_level); });
 
   try {

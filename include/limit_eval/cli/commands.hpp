@@ -10,5 +10,6 @@ void add_run_command(CLI::App& app);       // the default: evaluate a model on a
 void add_evaluate_command(CLI::App& app);  // trec_eval-like: metrics of a TREC run file vs qrels
 void add_tokenize_command(CLI::App& app);  // a model's token ids of stdin lines
 void add_report_command(CLI::App& app);    // the results page from every results JSON under a folder
+void add_generate_command(CLI::App& app);  // a synthetic LIMIT-style dataset of any size, seeded
 
 }  // namespace limit_eval::cli

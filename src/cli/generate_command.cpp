@@ -1,0 +1,116 @@
+// `limit-eval generate`: a synthetic LIMIT-style dataset of any size, reproducible from its seed.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+#include "limit_eval/cli/commands.hpp"
+#include "limit_eval/core/error.hpp"
+#include "limit_eval/core/version.hpp"
+#include "limit_eval/data/generate.hpp"
+
+namespace limit_eval::cli {
+namespace {
+
+struct GenerateCommandOptions {
+  std::filesystem::path output;
+  data::GenerateOptions generate;
+  std::string attributes_per_document = "45";
+  std::filesystem::path attributes_file = std::filesystem::path(kSourceDir) / "data" / "limit-attributes.txt";
+  std::filesystem::path names_file = std::filesystem::path(kSourceDir) / "data" / "names.txt";
+  bool force = false;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void generate(GenerateCommandOptions options) {
+  const auto start = std::chrono::steady_clock::now();
+  options.generate.attributes_per_document = data::parse_attribute_count_range(options.attributes_per_document);
+  // Refuse before any work.
+  data::check_output_folder(options.output, options.force);
+  const auto attributes = data::load_attributes(options.attributes_file);
+  const auto names = data::load_names(options.names_file);
+  data::validate_generate_options(options.generate, attributes, names);
+
+  const auto generation_start = std::chrono::steady_clock::now();
+  const data::GeneratedDataset dataset = data::generate_dataset(options.generate, attributes, names);
+  const double generation_seconds = seconds_since(generation_start);
+  const auto writing_start = std::chrono::steady_clock::now();
+  data::write_generated_dataset(dataset, options.output, options.force);
+  const double writing_seconds = seconds_since(writing_start);
+
+  const auto& statistics = dataset.statistics;
+  spdlog::info("{}: {} documents, {} queries, {} judgements (seed {})", options.output.string(),
+               dataset.corpus.size(), dataset.queries.size(), dataset.qrels.size(), options.generate.seed);
+  spdlog::info("{} relevant documents per query, drawn from a pool of {} documents; attributes: {} from {} ({} asked "
+               "about, {} fillers); names: {} first and {} last from {}",
+               options.generate.relevant_per_query, statistics.relevant_pool, attributes.size(),
+               options.attributes_file.string(), options.generate.queries, statistics.filler_attributes,
+               names.first.size(), names.last.size(), options.names_file.string());
+  spdlog::info("per document: attributes min {} mean {:.2f} max {}; text characters min {} mean {:.1f} max {}; "
+               "{} ids with a middle initial",
+               statistics.min_attributes, statistics.mean_attributes, statistics.max_attributes,
+               statistics.min_text_chars, statistics.mean_text_chars, statistics.max_text_chars,
+               statistics.middle_initials);
+  spdlog::info("generated in {:.3f} s, written in {:.3f} s, {:.3f} s in all", generation_seconds, writing_seconds,
+               seconds_since(start));
+}
+
+}  // namespace
+
+void add_generate_command(CLI::App& app) {
+  auto options = std::make_shared<GenerateCommandOptions>();
+  auto* command = app.add_subcommand(
+      "generate",
+      "Write a synthetic LIMIT-style dataset (corpus.jsonl, queries.jsonl, qrels.jsonl) of any size; the same "
+      "options and seed give the same bytes");
+  command->add_option("-o,--output", options->output, "Dataset folder to write (refused when not empty, see --force)")
+      ->required()
+      ->type_name("DIR");
+  command->add_option("--documents", options->generate.documents, "Number of documents")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+      ->capture_default_str();
+  command->add_option("--queries", options->generate.queries, "Number of queries (each asks about its own attribute)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+      ->capture_default_str();
+  command->add_option("--relevant-per-query", options->generate.relevant_per_query,
+                      "Relevant documents per query (LIMIT: 2)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+      ->capture_default_str();
+  command
+      ->add_option("--attributes-per-document", options->attributes_per_document,
+                   "Attributes each document lists, N or a uniform range MIN-MAX (LIMIT: 45); a document relevant to "
+                   "more queries lists all of theirs")
+      ->check(
+          [](const std::string& value) -> std::string {
+            try {
+              data::parse_attribute_count_range(value);
+              return {};
+            } catch (const UsageError& error) {
+              return error.what();
+            }
+          },
+          "")
+      ->type_name("N|MIN-MAX")
+      ->capture_default_str();
+  command->add_option("--seed", options->generate.seed, "Seed of the generator")->capture_default_str();
+  command->add_option("--attributes", options->attributes_file,
+                      "Attributes to draw from, one per line (default: the repository's data/limit-attributes.txt)")
+      ->type_name("FILE");
+  command->add_option("--names", options->names_file,
+                      "First and last names, in [first] and [last] sections (default: the repository's "
+                      "data/names.txt)")
+      ->type_name("FILE");
+  command->add_flag("--force", options->force,
+                    "Write into a non-empty DIR, replacing its corpus.jsonl, queries.jsonl and qrels.jsonl");
+  command->fallthrough();  // --log-level may follow "generate"
+  command->callback([options] { generate(*options); });
+}
+
+}  // namespace limit_eval::cli
