@@ -51,4 +51,23 @@ void add_compute_options(CLI::App& app, ComputeOptions& options) {
       ->capture_default_str();
 }
 
+void add_cache_options(CLI::App& app, CacheOptions& options) {
+  auto* group = app.add_option_group("Cache");
+  auto* no_cache = group->add_flag("--no-cache", options.disabled,
+                                   "Neither read nor write the encoded-corpus cache (encode the corpus every time)");
+  group->add_option("--cache-dir", options.directory,
+                    "Folder of the encoded-corpus cache (default: $LIMIT_EVAL_CACHE_DIR, else "
+                    "~/.cache/limit-eval/vectors)")
+      ->excludes(no_cache);
+}
+
+std::filesystem::path resolve_cache_dir(const CacheOptions& options) {
+  if (!options.directory.empty()) return options.directory;
+  if (const char* env = std::getenv("LIMIT_EVAL_CACHE_DIR"); env != nullptr && *env != '\0') return env;
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return std::filesystem::path(home) / ".cache" / "limit-eval" / "vectors";
+  }
+  return {};
+}
+
 }  // namespace limit_eval::cli

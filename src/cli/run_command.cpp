@@ -16,6 +16,8 @@
 #include "limit_eval/core/parallel.hpp"
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/data/dataset.hpp"
+#include "limit_eval/encode/registry.hpp"
+#include "limit_eval/encode/vector_cache.hpp"
 #include "limit_eval/eval/metrics.hpp"
 #include "limit_eval/eval/trec_run.hpp"
 #include "limit_eval/report/environment.hpp"
@@ -32,6 +34,7 @@ struct RunOptions {
   RetrievalOptions retrieval;
   MetricOptions metrics;
   ComputeOptions compute;
+  CacheOptions cache;
   std::filesystem::path output;    // empty: results/<dataset>/<model>.json
   std::filesystem::path run_file;  // empty: none
   std::filesystem::path save_vectors;  // empty: none
@@ -78,6 +81,14 @@ std::unique_ptr<AtomicFileWriter> write_vectors(const std::filesystem::path& pat
   return file;
 }
 
+// The manifest.json that identifies the model in the vector cache; empty for the built-in BM25.
+std::filesystem::path model_manifest(const ModelOptions& options) {
+  const auto reference = encode::resolve_model(
+      options.model, options.models_root.empty() ? encode::default_models_root() : options.models_root);
+  return reference.kind == encode::ModelReference::Kind::exported ? reference.folder / "manifest.json"
+                                                                  : std::filesystem::path{};
+}
+
 void run(const RunOptions& options) {
   Stopwatch total;
   const std::size_t threads = resolve_threads(options.compute.threads);
@@ -96,10 +107,18 @@ void run(const RunOptions& options) {
   spdlog::info("model {} ready ({:.3f} s)", encoder->name(), model_load_s);
 
   Stopwatch corpus_clock;
-  const sparse::CsrMatrix doc_vectors = encoder->encode_documents(dataset.corpus);
+  const encode::VectorCacheOptions cache_options{.enabled = !options.cache.disabled,
+                                                 .directory = resolve_cache_dir(options.cache),
+                                                 .model_manifest = model_manifest(options.model)};
+  encode::CacheReport cache_report;
+  const sparse::CsrMatrix doc_vectors =
+      encode::encode_corpus_cached(*encoder, dataset.corpus, cache_options, cache_report);
   const double corpus_encoding_s = corpus_clock.seconds();
-  spdlog::info("encoded {} documents: {} non-zeros over {} dimensions ({:.3f} s)", doc_vectors.rows,
+  spdlog::info("corpus vectors: {} documents, {} non-zeros over {} dimensions ({:.3f} s)", doc_vectors.rows,
                doc_vectors.nnz(), doc_vectors.cols, corpus_encoding_s);
+  // What encoding this corpus cost when its chunks were encoded, some possibly in earlier runs.
+  const bool corpus_from_cache = cache_report.chunks_loaded > 0;
+  const double corpus_encoding_cached_s = cache_report.recorded_encode_seconds();
 
   Stopwatch query_clock;
   const sparse::CsrMatrix query_vectors = encoder->encode_queries(dataset.queries);
@@ -159,6 +178,14 @@ void run(const RunOptions& options) {
                                .dtype = encoder->dtype(),
                                .threads = threads,
                                .batch_size = encoder->batch_size()};
+  nlohmann::json timings = {{"data_loading", data_loading_s},
+                             {"model_load", model_load_s},
+                             {"corpus_encoding", corpus_encoding_s},
+                             {"query_encoding", query_encoding_s},
+                             {"retrieval", retrieval_s},
+                             {"evaluation", evaluation_s},
+                             {"total", total_s}};
+  if (corpus_from_cache) timings["corpus_encoding_cached"] = corpus_encoding_cached_s;
   const nlohmann::json results = {
       {"format", "limit-eval-results/1"},
       {"model", {{"name", encoder->name()}, {"description", encoder->describe()}}},
@@ -179,14 +206,8 @@ void run(const RunOptions& options) {
         {"qrels_queries_without_run", result.qrels_queries_without_run},
         {"identical_ids_dropped", result.identical_ids_dropped}}},
       {"metrics", result.mean},
-      {"timings_s",
-       {{"data_loading", data_loading_s},
-        {"model_load", model_load_s},
-        {"corpus_encoding", corpus_encoding_s},
-        {"query_encoding", query_encoding_s},
-        {"retrieval", retrieval_s},
-        {"evaluation", evaluation_s},
-        {"total", total_s}}},
+      {"timings_s", std::move(timings)},
+      {"cache", cache_report.to_json()},
       {"environment", report::environment_json(settings)},
       {"per_query", per_query},
   };
@@ -210,7 +231,9 @@ void run(const RunOptions& options) {
   spdlog::info("results written to {}{}", output.string(),
                options.run_file.empty() ? std::string{} : fmt::format(", run to {}", options.run_file.string()));
 
-  const report::TableRow row{encoder->name(), result.mean, corpus_encoding_s, query_encoding_s};
+  // The table shows the encoding time, also when the vectors came from the cache.
+  const report::TableRow row{encoder->name(), result.mean,
+                             corpus_from_cache ? corpus_encoding_cached_s : corpus_encoding_s, query_encoding_s};
   fmt::print("{}", report::markdown_table({row}));
 }
 
@@ -223,6 +246,7 @@ void add_run_command(CLI::App& app) {
   add_retrieval_options(app, options->retrieval);
   add_metric_options(app, options->metrics);
   add_compute_options(app, options->compute);
+  add_cache_options(app, options->cache);
   auto* output_group = app.add_option_group("Output");
   output_group->add_option("-o,--output", options->output,
                            "Results JSON (default: results/<dataset>/<model>.json under the current folder)");

@@ -43,26 +43,40 @@ std::vector<std::vector<Hit>> InvertedIndex::search(const CsrMatrix& queries, st
       const auto query_row = static_cast<std::uint32_t>(q);
       const auto terms = queries.row_indices(query_row);
       const auto weights = queries.row_values(query_row);
+      std::uint64_t postings_visited = 0;
+      for (const std::uint32_t term : terms) {
+        if (term < postings_.rows) postings_visited += postings_.indptr[term + 1] - postings_.indptr[term];
+      }
+      // A query whose postings cover a good share of the corpus (LIMIT's "likes" is in every
+      // document) is faster scanned densely than tracked document by document.
+      const bool dense = postings_visited * 8 >= num_docs_;
       for (std::size_t i = 0; i < terms.size(); ++i) {
         if (terms[i] >= postings_.rows) continue;  // a term no document has
         const float weight = weights[i];
-        for (std::uint64_t p = postings_.indptr[terms[i]]; p < postings_.indptr[terms[i] + 1]; ++p) {
-          const std::uint32_t doc = postings_.indices[p];
-          if (!touched_flag[doc]) {
-            touched_flag[doc] = 1;
-            touched.push_back(doc);
+        const std::uint64_t first = postings_.indptr[terms[i]];
+        const std::uint64_t last = postings_.indptr[terms[i] + 1];
+        if (dense) {
+          for (std::uint64_t p = first; p < last; ++p) scores[postings_.indices[p]] += weight * postings_.values[p];
+        } else {
+          for (std::uint64_t p = first; p < last; ++p) {
+            const std::uint32_t doc = postings_.indices[p];
+            if (!touched_flag[doc]) {
+              touched_flag[doc] = 1;
+              touched.push_back(doc);
+            }
+            scores[doc] += weight * postings_.values[p];
           }
-          scores[doc] += weight * postings_.values[p];
         }
       }
       // num_docs_ stands for "no exclusion" (a plain integer keeps GCC's -Wmaybe-uninitialized quiet).
       const std::uint32_t excluded = (exclude && (*exclude)[q]) ? *(*exclude)[q] : num_docs_;
       // Bounded heap whose front is the worst kept hit: most documents are rejected by one
-      // comparison, with no copy of the touched set.
+      // comparison. A scored document whose sum is exactly 0 ranks like an unscored one (score 0,
+      // then id), so both modes treat it as unscored.
       candidates.clear();
-      for (const std::uint32_t doc : touched) {
-        if (doc == excluded) continue;
+      const auto offer = [&](std::uint32_t doc) {
         const Hit hit{doc, scores[doc]};
+        if (hit.score == 0.0F || doc == excluded) return;
         if (candidates.size() < k) {
           candidates.push_back(hit);
           std::push_heap(candidates.begin(), candidates.end(), before);
@@ -71,6 +85,11 @@ std::vector<std::vector<Hit>> InvertedIndex::search(const CsrMatrix& queries, st
           candidates.back() = hit;
           std::push_heap(candidates.begin(), candidates.end(), before);
         }
+      };
+      if (dense) {
+        for (std::uint32_t doc = 0; doc < num_docs_; ++doc) offer(doc);
+      } else {
+        for (const std::uint32_t doc : touched) offer(doc);
       }
       std::sort_heap(candidates.begin(), candidates.end(), before);
 
@@ -82,7 +101,7 @@ std::vector<std::vector<Hit>> InvertedIndex::search(const CsrMatrix& queries, st
       const auto advance_untouched = [&] {
         while (next_untouched < num_docs_) {
           const std::uint32_t doc = docs_by_id_descending_[next_untouched];
-          if (!touched_flag[doc] && doc != excluded) return;
+          if (scores[doc] == 0.0F && doc != excluded) return;
           ++next_untouched;
         }
       };
@@ -101,11 +120,15 @@ std::vector<std::vector<Hit>> InvertedIndex::search(const CsrMatrix& queries, st
         }
       }
 
-      for (const std::uint32_t doc : touched) {
-        touched_flag[doc] = 0;
-        scores[doc] = 0.0F;
+      if (dense) {
+        std::fill(scores.begin(), scores.end(), 0.0F);
+      } else {
+        for (const std::uint32_t doc : touched) {
+          touched_flag[doc] = 0;
+          scores[doc] = 0.0F;
+        }
+        touched.clear();
       }
-      touched.clear();
     }
   });
   return results;

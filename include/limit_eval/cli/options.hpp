@@ -35,4 +35,12 @@ struct ComputeOptions {
 };
 void add_compute_options(CLI::App& app, ComputeOptions& options);
 
+struct CacheOptions {
+  bool disabled = false;             // --no-cache
+  std::filesystem::path directory;  // empty: $LIMIT_EVAL_CACHE_DIR, else ~/.cache/limit-eval/vectors
+};
+void add_cache_options(CLI::App& app, CacheOptions& options);
+// The cache root; empty when none can be determined (no option, variable or HOME).
+std::filesystem::path resolve_cache_dir(const CacheOptions& options);
+
 }  // namespace limit_eval::cli
