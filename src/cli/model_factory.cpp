@@ -7,8 +7,10 @@
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/encode/bm25_encoder.hpp"
 #include "limit_eval/encode/registry.hpp"
-#ifdef LIMIT_EVAL_HAVE_TORCH
-#include "limit_eval/neural/neural_encoder.hpp"
+#ifdef LIMIT_EVAL_NEURAL_PLUGIN
+#include <dlfcn.h>
+
+#include "limit_eval/neural/plugin.hpp"
 #endif
 
 namespace limit_eval::cli {
@@ -40,18 +42,38 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
       ->capture_default_str();
 }
 
+#ifdef LIMIT_EVAL_NEURAL_PLUGIN
+namespace {
+
+// The plugin lives beside the executable. It stays loaded for the life of the process: the
+// encoders it creates run its code.
+LimitEvalCreateNeuralEncoder load_neural_plugin() {
+  const auto executable = std::filesystem::read_symlink("/proc/self/exe");
+  const auto path = executable.parent_path() / LIMIT_EVAL_NEURAL_PLUGIN;
+  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    throw ModelError(fmt::format("cannot load the neural encoder plugin {}: {}", path.string(), ::dlerror()));
+  }
+  auto* create = reinterpret_cast<LimitEvalCreateNeuralEncoder>(::dlsym(handle, kNeuralPluginSymbol));
+  if (create == nullptr) {
+    throw ModelError(fmt::format("{} does not export {}", path.string(), kNeuralPluginSymbol));
+  }
+  return create;
+}
+
+}  // namespace
+#endif
+
 std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options, std::size_t threads) {
   const auto models_root = options.models_root.empty() ? encode::default_models_root() : options.models_root;
   const auto reference = encode::resolve_model(options.model, models_root);
   if (reference.kind == encode::ModelReference::Kind::bm25) {
     return std::make_unique<encode::Bm25Encoder>(encode::Bm25Parameters{}, threads);
   }
-#ifdef LIMIT_EVAL_HAVE_TORCH
-  return std::make_unique<neural::NeuralSparseEncoder>(
-      reference.folder, neural::DeviceOptions{.device = options.device,
-                                              .dtype = options.dtype,
-                                              .batch_size = options.batch_size,
-                                              .threads = threads});
+#ifdef LIMIT_EVAL_NEURAL_PLUGIN
+  const neural::DeviceOptions device{
+      .device = options.device, .dtype = options.dtype, .batch_size = options.batch_size, .threads = threads};
+  return std::unique_ptr<encode::SparseEncoder>(load_neural_plugin()(reference.folder.c_str(), &device));
 #else
   throw UsageError(fmt::format("model '{}' needs libtorch, and this limit-eval was built without it (run "
                                "scripts/setup.sh, then rebuild)",
