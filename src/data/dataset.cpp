@@ -39,6 +39,7 @@
 #include <utility>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/utf8.hpp"
 
 namespace limit_eval::data {
 namespace {
@@ -87,43 +88,6 @@ void for_each_line(std::string_view contents, OnLine&& on_line) {
   }
 }
 
-// Offset of the first byte that does not belong to a well-formed UTF-8 sequence (no overlong
-// forms, no surrogates, nothing above U+10FFFF), or nullopt when the text is valid.
-std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t size = text.size();
-  std::size_t i = 0;
-  while (i < size) {
-    const unsigned char lead = bytes[i];
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char second_min = 0x80;
-    unsigned char second_max = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) second_min = 0xA0;  // overlong
-      if (lead == 0xED) second_max = 0x9F;  // UTF-16 surrogates
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) second_min = 0x90;  // overlong
-      if (lead == 0xF4) second_max = 0x8F;  // above U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + length > size) return i;
-    if (bytes[i + 1] < second_min || bytes[i + 1] > second_max) return i;
-    for (std::size_t k = 2; k < length; ++k) {
-      if (bytes[i + k] < 0x80 || bytes[i + k] > 0xBF) return i;
-    }
-    i += length;
-  }
-  return std::nullopt;
-}
 
 bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r\f\v") == std::string_view::npos; }
 
@@ -135,10 +99,10 @@ void check_line_text(std::string_view line, const fs::path& path, std::size_t li
   if (line.starts_with(kUtf8ByteOrderMark)) {
     throw DataError(path, line_number, "UTF-8 byte order mark (BEIR's loader rejects it; save the file without BOM)");
   }
-  if (const auto offset = find_invalid_utf8(line)) {
+  if (const std::size_t offset = find_invalid_utf8(line); offset != std::string_view::npos) {
     throw DataError(path, line_number,
-                    fmt::format("invalid UTF-8 (byte 0x{:02X} at column {})", static_cast<unsigned char>(line[*offset]),
-                                *offset + 1));
+                    fmt::format("invalid UTF-8 (byte 0x{:02X} at column {})", static_cast<unsigned char>(line[offset]),
+                                offset + 1));
   }
 }
 

@@ -6,33 +6,11 @@
 
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/core/parallel.hpp"
+#include "limit_eval/core/utf8.hpp"
 #include "limit_eval/text/wordpiece.hpp"
 
 namespace limit_eval::text {
 
-namespace {
-
-bool valid_utf8(std::string_view text, std::size_t& bad_offset) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (length == 0 || i + length > text.size()) {
-      bad_offset = i;
-      return false;
-    }
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
-        bad_offset = i;
-        return false;
-      }
-    }
-    i += length;
-  }
-  return true;
-}
-
-}  // namespace
 
 SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file,
                                                SentencePieceSettings settings)
@@ -62,8 +40,9 @@ std::vector<std::vector<std::uint32_t>> SentencePieceTokenizer::encode_batch(std
   parallel_for(texts.size(), threads, [&](std::size_t begin, std::size_t end) {
     std::vector<int> pieces;
     for (std::size_t i = begin; i < end; ++i) {
-      std::size_t bad = 0;
-      if (!valid_utf8(texts[i], bad)) throw InvalidUtf8Error(bad, i);
+      if (const std::size_t bad = find_invalid_utf8(texts[i]); bad != std::string_view::npos) {
+        throw InvalidUtf8Error(bad, i);
+      }
       pieces.clear();
       const auto status = processor_->Encode(texts[i], &pieces);
       if (!status.ok()) throw Error(fmt::format("SentencePiece failed on text {}: {}", i, status.ToString()));

@@ -18,9 +18,12 @@
 #include <utf8proc.h>
 
 #include "limit_eval/core/parallel.hpp"
+#include "limit_eval/core/utf8.hpp"
 
 namespace limit_eval::text {
 namespace {
+
+using limit_eval::find_invalid_utf8;
 
 struct CodePointRange {
   char32_t first;
@@ -238,51 +241,6 @@ char32_t hf_simple_lowercase(char32_t cp) {
                                     [](const std::pair<char32_t, char32_t>& entry, char32_t value) { return entry.first < value; });
   if (it != std::end(kHfLowercase) && it->first == cp) return it->second;
   return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
-}
-
-// Offset of the first byte that does not start a well-formed UTF-8 sequence (overlong forms,
-// surrogates and values above U+10FFFF are ill-formed), or npos.
-std::size_t find_invalid_utf8(std::string_view text) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
-  const std::size_t size = text.size();
-  std::size_t i = 0;
-  while (i < size) {
-    if (i + 8 <= size) {
-      std::uint64_t chunk = 0;
-      std::memcpy(&chunk, bytes + i, sizeof chunk);
-      if ((chunk & 0x8080808080808080ULL) == 0) {
-        i += 8;
-        continue;
-      }
-    }
-    const unsigned char lead = bytes[i];
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t length = 0;
-    unsigned char second_min = 0x80;
-    unsigned char second_max = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) second_min = 0xA0;
-      if (lead == 0xED) second_max = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) second_min = 0x90;
-      if (lead == 0xF4) second_max = 0x8F;
-    } else {
-      return i;
-    }
-    if (i + length > size || bytes[i + 1] < second_min || bytes[i + 1] > second_max) return i;
-    for (std::size_t k = 2; k < length; ++k) {
-      if ((bytes[i + k] & 0xC0) != 0x80) return i;
-    }
-    i += length;
-  }
-  return std::string_view::npos;
 }
 
 // Decodes the code point at `pos` of valid UTF-8 and advances `pos`.
