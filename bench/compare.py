@@ -125,13 +125,16 @@ class QuietGate:
         self.max_share, self.budget = max_share, budget_s
         self.waited = 0.0
 
-    def wait(self, what: str) -> float:
+    def wait(self, what: str, step_max: float = 45.0) -> float:
         share = others_share()
-        while self.max_share > 0 and share >= self.max_share and self.waited < self.budget:
+        waited_here = 0.0
+        while (self.max_share > 0 and share >= self.max_share and self.waited < self.budget
+               and waited_here < step_max):
             log(f"other processes use {100 * share:.0f}% of the CPUs: waiting before {what} "
                 f"({self.budget - self.waited:.0f} s of waiting left)")
             time.sleep(8)
             self.waited += 10
+            waited_here += 10
             share = others_share()
         return share
 
@@ -1174,7 +1177,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     main.add_argument("--quiet-share", type=float, default=0.25,
                       help="before each measured process, wait until other processes use less than this share of "
                            "the CPUs (0: never wait)")
-    main.add_argument("--wait-budget", type=float, default=300, help="seconds of such waiting in the whole run, at most")
+    main.add_argument("--wait-budget", type=float, default=240,
+                      help="seconds of such waiting in the whole run, at most (45 s at most before one process)")
     main.add_argument("--out-md", required=True)
     main.add_argument("--out-json", required=True)
 
