@@ -33,6 +33,9 @@ struct LimitLikeShape {
   std::uint32_t doc_name_terms = 4;
   std::uint32_t query_terms_min = 2;
   std::uint32_t query_terms_max = 4;
+  // LIMIT's queries all read "Who likes X?" and every document "<Name> likes ...": with BM25 the
+  // stemmed "like" is a term of every document and every query. When set, column 0 is that term.
+  bool common_term = false;
   std::uint64_t seed = 42;
 };
 
@@ -46,6 +49,8 @@ struct LimitLikeCollection {
 inline LimitLikeCollection make_limit_like(const LimitLikeShape& shape) {
   std::mt19937_64 rng(shape.seed);
   const auto uniform = [&](std::uint32_t n) { return static_cast<std::uint32_t>(rng() % n); };
+  const std::uint32_t first = shape.common_term ? 1 : 0;  // pool terms are [first, pool)
+  const auto pool_term = [&] { return first + uniform(shape.pool - first); };
   const auto weight = [&] { return 0.05F + static_cast<float>(rng() % 1000) / 400.0F; };  // (0, 2.55]
   LimitLikeCollection out;
   std::vector<std::pair<std::uint32_t, float>> entries;
@@ -53,7 +58,8 @@ inline LimitLikeCollection make_limit_like(const LimitLikeShape& shape) {
   docs.reserve(shape.documents, static_cast<std::size_t>(shape.documents) * (shape.doc_pool_terms + shape.doc_name_terms));
   for (std::uint32_t d = 0; d < shape.documents; ++d) {
     entries.clear();
-    for (std::uint32_t i = 0; i < shape.doc_pool_terms; ++i) entries.emplace_back(uniform(shape.pool), weight());
+    if (shape.common_term) entries.emplace_back(0U, weight());
+    for (std::uint32_t i = 0; i < shape.doc_pool_terms; ++i) entries.emplace_back(pool_term(), weight());
     for (std::uint32_t i = 0; i < shape.doc_name_terms; ++i) {
       entries.emplace_back(shape.pool + uniform(shape.cols - shape.pool), weight());
     }
@@ -65,7 +71,8 @@ inline LimitLikeCollection make_limit_like(const LimitLikeShape& shape) {
   for (std::uint32_t q = 0; q < shape.queries; ++q) {
     entries.clear();
     const std::uint32_t n = shape.query_terms_min + uniform(shape.query_terms_max - shape.query_terms_min + 1);
-    for (std::uint32_t i = 0; i < n; ++i) entries.emplace_back(uniform(shape.pool), weight());
+    if (shape.common_term) entries.emplace_back(0U, weight());
+    for (std::uint32_t i = 0; i < n; ++i) entries.emplace_back(pool_term(), weight());
     queries.add_row(entries);
     out.query_ids.push_back("query_" + std::to_string(q));
   }
