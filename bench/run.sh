@@ -22,7 +22,7 @@ extra=()
 while (($#)); do
   case "$1" in
     --quick)
-      extra+=(--models v3-distill --synthetic-docs-distill 0 --retrieval-docs 5000 --skip-breakdown
+      extra+=(--models v3-distill --synthetic-docs-distill 0 --retrieval-docs 5000 --skip-breakdown --repeats 1
               --gemm-repeats 3 --micro-repetitions 1 --micro-min-time 0.05 --query-repeats 3 --retrieval-repeats 2)
       shift ;;
     --binary) binary="$(realpath "$2")"; shift 2 ;;
