@@ -515,14 +515,22 @@ def child_breakdown(args: argparse.Namespace) -> None:
         # the warm-up's pooling is on a 2x16 slice: negligible, but subtract nothing else
         out["pooling_reference_s"] = pooling_s
         out["eager_mlm_fp32_s"] = total - pooling_s
-        out["torchscript_fp32_s"] = timed(lambda i, m: traced(i, m), "torchscript_fp32")
+        def exported_forward(i, m):
+            # What limit-eval runs per batch: the module, then (hidden_states exports) the decoder on
+            # the valid positions only.
+            result = traced(i, m)
+            if hasattr(traced, "decoder_weight"):
+                result = torch.mm(result[m.bool()], traced.decoder_weight.t())
+            return result
+
+        out["torchscript_fp32_s"] = timed(exported_forward, "torchscript_fp32")
         for p in traced.parameters():
             if p.is_floating_point():
                 p.data = p.data.to(torch.bfloat16)
         for b in traced.buffers():
             if b.is_floating_point():
                 b.data = b.data.to(torch.bfloat16)
-        out["torchscript_bf16_s"] = timed(lambda i, m: traced(i, m), "torchscript_bf16")
+        out["torchscript_bf16_s"] = timed(exported_forward, "torchscript_bf16")
     write_json(Path(args.out), out)
 
 

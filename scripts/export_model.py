@@ -13,7 +13,9 @@ SOURCE is a Hugging Face model id or a local folder that ``SparseEncoder(SOURCE)
     Router(query=[SparseStaticEmbedding], document=[MLMTransformer, SpladePooling(max)])
 
 The folder gets ``document_encoder.pt`` (TorchScript, traced on CPU in float32:
-(input_ids, attention_mask) -> MLM logits [B, L, V]), ``query_weights.f32`` (the static
+(input_ids, attention_mask) -> the hidden states the MLM decoder projects [B, L, H], with the
+decoder's weight and bias as buffers; or whole MLM logits [B, L, V], see --document-output),
+``query_weights.f32`` (the static
 weights, float32 little-endian), ``tokenizer/`` and ``manifest.json``.
 
 Before anything is written the traced module is checked against the eager model on batch
@@ -33,6 +35,7 @@ missing folder), 4 unsupported model layout, 5 export check failed, 6 output fol
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import hashlib
 import inspect
@@ -49,7 +52,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMAT_NAME = "limit-eval-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PROG = "export_model.py"
 
 # The documents of the pipeline check: plain, accents, CJK, punctuation, specials written out,
@@ -272,17 +275,57 @@ def effective_max_length(value: Any) -> int | None:
 # The traced document encoder
 
 
-def build_wrapper(mlm_module):
+def find_decoder(auto_model):
+    """(parent module, attribute name, decoder) of the MLM's output projection hidden -> V, or None
+    when it is not a plain torch.nn.Linear (then the module exports whole logits)."""
     import torch
 
-    class MaskedLMLogits(torch.nn.Module):
-        """(input_ids, attention_mask) -> MLM logits, fed exactly as MLMTransformer.forward feeds them."""
+    decoder = auto_model.get_output_embeddings()
+    if not isinstance(decoder, torch.nn.Linear) or decoder.out_features != auto_model.config.vocab_size:
+        return None
+    for name, module in auto_model.named_modules():
+        for child_name, child in module.named_children():
+            if child is decoder:
+                return module, child_name, decoder
+    return None
 
-        def __init__(self, auto_model, with_token_type_ids: bool, with_return_dict: bool):
+
+@contextlib.contextmanager
+def decoder_detached(auto_model, found):
+    """Within the block the MLM's decoder is an identity: the model returns the hidden states the
+    decoder would project (after the head's transform and LayerNorm)."""
+    import torch
+
+    if found is None:
+        yield
+        return
+    parent, attribute, decoder = found
+    setattr(parent, attribute, torch.nn.Identity())
+    try:
+        yield
+    finally:
+        setattr(parent, attribute, decoder)
+
+
+def build_wrapper(mlm_module, output: str):
+    """The module to trace and the output it will have: "hidden_states" (the decoder's input; its
+    weight and bias ride along as the buffers decoder_weight [V, H] and decoder_bias [V], and the
+    C++ encoder applies them to valid positions only) or "logits" (MLM logits [B, L, V])."""
+    import torch
+
+    class MaskedLMOutput(torch.nn.Module):
+        """(input_ids, attention_mask) -> what the MLM returns, fed exactly as MLMTransformer.forward feeds it."""
+
+        def __init__(self, auto_model, with_token_type_ids: bool, with_return_dict: bool, decoder):
             super().__init__()
             self.auto_model = auto_model
             self.with_token_type_ids = with_token_type_ids
             self.with_return_dict = with_return_dict
+            if decoder is not None:
+                # detach() shares the storage (tied to the word embeddings): saved once.
+                self.register_buffer("decoder_weight", decoder.weight.detach())
+                bias = decoder.bias.detach() if decoder.bias is not None else torch.zeros(decoder.out_features)
+                self.register_buffer("decoder_bias", bias)
 
         def forward(self, input_ids, attention_mask):
             kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
@@ -296,9 +339,23 @@ def build_wrapper(mlm_module):
     auto_model = mlm_module.auto_model
     with_tt = "token_type_ids" in getattr(mlm_module.tokenizer, "model_input_names", [])
     with_rd = "return_dict" in inspect.signature(auto_model.forward).parameters
-    wrapper = MaskedLMLogits(auto_model, with_tt, with_rd)
+    found = find_decoder(auto_model) if output in ("auto", "hidden_states") else None
+    if output == "hidden_states" and found is None:
+        raise LayoutError("--document-output hidden_states: the MLM's output embedding is not a Linear layer onto "
+                          "the vocabulary")
+    wrapper = MaskedLMOutput(auto_model, with_tt, with_rd, found[2] if found else None)
     wrapper.eval()
-    return wrapper, with_tt
+    return wrapper, with_tt, found
+
+
+def module_logits(module, input_ids, attention_mask, output: str):
+    """MLM logits [B, L, V] of an exported (traced or reloaded) module, as the C++ encoder computes them."""
+    import torch
+
+    result = module(input_ids, attention_mask)
+    if output == "hidden_states":
+        result = torch.nn.functional.linear(result, module.decoder_weight, module.decoder_bias)
+    return result
 
 
 def make_batch(lengths: list[int], width: int, vocab_size: int, ids: dict[str, int], generator):
@@ -316,12 +373,13 @@ def make_batch(lengths: list[int], width: int, vocab_size: int, ids: dict[str, i
     return batch, mask
 
 
-def trace_document_encoder(wrapper, ids: dict[str, int], vocab_size: int):
+def trace_document_encoder(wrapper, found_decoder, ids: dict[str, int], vocab_size: int):
     import torch
 
     generator = torch.Generator().manual_seed(1234)
     example = make_batch([13, 9], 13, vocab_size, ids, generator)
-    with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+    with torch.no_grad(), decoder_detached(wrapper.auto_model, found_decoder), \
+            warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         traced = torch.jit.trace(wrapper, example, strict=False, check_trace=False)
     notes = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, torch.jit.TracerWarning)})
@@ -345,8 +403,8 @@ def check_cases(max_length: int) -> list[tuple[int, int]]:
     return [(batch, length) for batch in (1, 3, 8) for length in lengths]
 
 
-def check_traced(traced, mlm_module, with_tt: bool, ids: dict[str, int], vocab_size: int, max_length: int,
-                 tolerance: float) -> dict[str, Any]:
+def check_traced(traced, output: str, mlm_module, with_tt: bool, ids: dict[str, int], vocab_size: int,
+                 max_length: int, tolerance: float) -> dict[str, Any]:
     """Traced vs eager on fresh shapes and paddings; raises CheckError above the tolerance."""
     import torch
 
@@ -359,7 +417,7 @@ def check_traced(traced, mlm_module, with_tt: bool, ids: dict[str, int], vocab_s
         input_ids, mask = make_batch(lengths, length, vocab_size, ids, generator)
         reference = eager_logits(mlm_module, input_ids, mask, with_tt)
         with torch.inference_mode():
-            got = traced(input_ids, mask)
+            got = module_logits(traced, input_ids, mask, output)
         if tuple(got.shape) != (batch, length, vocab_size):
             raise CheckError(f"traced module returned shape {tuple(got.shape)} for input [{batch}, {length}], "
                              f"expected {(batch, length, vocab_size)}: it baked in the trace's shapes")
@@ -376,7 +434,8 @@ def check_traced(traced, mlm_module, with_tt: bool, ids: dict[str, int], vocab_s
             for row, row_length in enumerate(lengths):
                 if row_length < length:
                     with torch.inference_mode():
-                        alone = traced(input_ids[row:row + 1, :row_length], mask[row:row + 1, :row_length])
+                        alone = module_logits(traced, input_ids[row:row + 1, :row_length],
+                                              mask[row:row + 1, :row_length], output)
                     alone_worst = max(alone_worst, float((alone[0] - got[row, :row_length]).abs().max()))
             case["padded_vs_alone_max_abs_diff"] = alone_worst
             diff = max(diff, alone_worst)
@@ -402,7 +461,7 @@ def contract_document_vectors(traced, tokenizer, texts: list[str], doc: dict[str
                         return_tensors="pt", add_special_tokens=True)
     mask = encoded["attention_mask"]
     with torch.inference_mode():
-        logits = traced(encoded["input_ids"], mask)
+        logits = module_logits(traced, encoded["input_ids"], mask, doc["output"])
         values = torch.log1p(torch.relu(logits * mask.unsqueeze(-1).to(logits.dtype)))
         if doc["activation"] == "log1p_relu":
             values = torch.log1p(values)
@@ -562,14 +621,31 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
     ids = {k: tokenizer["special_token_ids"][k] for k in ("cls", "sep", "pad")}
     if None in ids.values():
         raise LayoutError(f"the tokenizer lacks a special token: {ids}")
-    wrapper, with_tt = build_wrapper(mlm)
     log(f"tracing {document['architecture']} ({sum(p.numel() for p in auto_model.parameters()) / 1e6:.1f}M "
         f"parameters, vocab {vocab_size}, max_seq_length {doc_max})")
     mark = time.perf_counter()
-    traced, tracer_warnings = trace_document_encoder(wrapper, ids, vocab_size)
-    timings["trace"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    check = check_traced(traced, mlm, with_tt, ids, vocab_size, doc_max, args.check_tolerance)
+    output_choice = args.document_output
+    while True:
+        wrapper, with_tt, found_decoder = build_wrapper(mlm, output_choice)
+        document["output"] = "hidden_states" if found_decoder else "logits"
+        log(f"document encoder output: {document['output']}")
+        try:
+            traced, tracer_warnings = trace_document_encoder(wrapper, found_decoder, ids, vocab_size)
+            timings["trace"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            check = check_traced(traced, document["output"], mlm, with_tt, ids, vocab_size, doc_max,
+                                 args.check_tolerance)
+            break
+        except Exception as error:  # noqa: BLE001 - custom model code may use its decoder in any way
+            if output_choice != "auto" or document["output"] != "hidden_states":
+                if document["output"] == "hidden_states" and isinstance(error, CheckError):
+                    raise CheckError(f"{error} (hidden_states export; --document-output logits exports whole "
+                                     f"logits)") from error
+                raise
+            # The model's code does more with its decoder than the export can split off: export logits.
+            log(f"cannot export hidden states + decoder ({type(error).__name__}: {str(error).splitlines()[0]}); "
+                f"exporting whole logits")
+            output_choice = "logits"
     log(f"traced vs eager: largest abs difference {check['max_abs_diff']:.3g} over {len(check['cases'])} shapes")
     pipeline = check_pipeline(model, traced, weights, doc_tokenizer, query_tokenizer, document, query,
                               args.check_tolerance)
@@ -591,7 +667,8 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
         reload_len = min(doc_max, 23)
         input_ids, mask = make_batch([reload_len, max(2, reload_len - 6)], reload_len, vocab_size, ids, generator)
         with torch.inference_mode():
-            reload_diff = float((reloaded(input_ids, mask) - eager_logits(mlm, input_ids, mask, with_tt))
+            reload_diff = float((module_logits(reloaded, input_ids, mask, document["output"])
+                                 - eager_logits(mlm, input_ids, mask, with_tt))
                                 .abs()[mask.bool()].max())
         if not (reload_diff <= args.check_tolerance):
             raise CheckError(f"the saved TorchScript file reloads to a module that differs by {reload_diff:.3g}")
@@ -687,6 +764,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--check-tolerance", type=float, default=1e-4,
                         help="largest allowed difference of the export checks: relative to the largest logit "
                              "(at least 1) for traced vs eager, absolute for the pooled vectors (default 1e-4)")
+    parser.add_argument("--document-output", choices=("auto", "hidden_states", "logits"), default="auto",
+                        help="what document_encoder.pt returns: the hidden states before the MLM decoder, whose "
+                             "weight and bias it carries (the C++ encoder then projects valid positions only: "
+                             "faster, less memory), or whole logits [B, L, V]; auto = hidden_states when the "
+                             "decoder is a Linear layer onto the vocabulary, else logits")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     parser.add_argument("--all", action="store_true", help="export every model of <models-dir>/registry.json")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models",

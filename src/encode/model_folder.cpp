@@ -76,10 +76,11 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   if (read.string(raw, "format", "") != "limit-eval-model") read.fail("'format' is not \"limit-eval-model\"");
   const auto version = raw.find("format_version");
   if (version == raw.end() || !version->is_number_integer()) read.fail("'format_version' must be an integer");
-  if (version->get<int>() != kModelFormatVersion) {
-    read.fail(fmt::format("format version {} is not supported (this limit-eval reads version {}); re-export the "
-                          "model with this checkout's scripts/export_model.py",
-                          version->get<int>(), kModelFormatVersion));
+  const int format_version = version->get<int>();
+  if (format_version < kOldestModelFormatVersion || format_version > kModelFormatVersion) {
+    read.fail(fmt::format("format version {} is not supported (this limit-eval reads versions {} to {}); re-export "
+                          "the model with this checkout's scripts/export_model.py",
+                          format_version, kOldestModelFormatVersion, kModelFormatVersion));
   }
 
   ModelManifest m;
@@ -104,6 +105,14 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   if (m.document.activation != "relu" && m.document.activation != "log1p_relu") {
     read.fail(fmt::format("document_encoder.activation '{}' is not supported (\"relu\" or \"log1p_relu\")",
                           m.document.activation));
+  }
+
+  // Version 1 modules always returned logits.
+  m.document.output = format_version == 1 ? read.string_or(doc, "output", "logits", "document_encoder.")
+                                          : read.string(doc, "output", "document_encoder.");
+  if (m.document.output != "logits" && m.document.output != "hidden_states") {
+    read.fail(fmt::format("document_encoder.output '{}' is not supported (\"logits\" or \"hidden_states\")",
+                          m.document.output));
   }
 
   if (const auto text = read.string_or(doc, "text", "title_space_text_stripped", "document_encoder.");

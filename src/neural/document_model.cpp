@@ -1,6 +1,7 @@
 #include "limit_eval/neural/document_model.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -59,6 +60,17 @@ std::string resolve_device(const std::string& requested) {
   return torch::cuda::is_available() ? "cuda:0" : "cpu";
 }
 
+// Rows of the decoder GEMM per call in hidden_states mode: whole documents up to this many valid
+// positions (a longer document goes alone). Bounds the [rows, V] logits buffer (250 MB in fp32)
+// while keeping the GEMM large enough to run near peak.
+constexpr std::int64_t kDecoderRows = 2048;
+
+std::string shape_of(const torch::Tensor& tensor) {
+  std::string shape;
+  for (const auto size : tensor.sizes()) shape += (shape.empty() ? "" : "x") + std::to_string(size);
+  return shape;
+}
+
 struct DocumentModel::Impl {
   encode::ModelManifest manifest;
   DeviceOptions options;
@@ -66,41 +78,108 @@ struct DocumentModel::Impl {
   torch::Device device{torch::kCPU};
   torch::Dtype dtype = torch::kFloat32;
   mutable torch::jit::Module module;
+  bool hidden_states = false;        // the module returns the decoder's input, see DocumentEncoderSpec
+  torch::Tensor decoder_weight;      // [V, H] in the model's dtype
+  torch::Tensor decoder_bias;        // [V] float32
+  mutable torch::Tensor logits_buffer;  // reused [rows, V] output of the decoder GEMM
 
   // [B, L] ids and mask -> pooled [B, V] float32 SPLADE weights on the CPU.
+  //
+  // SPLADE: max over tokens of log1p(relu(logits * mask)) (twice log1p for log1p_relu). The
+  // functions are monotone, so activating the per-dimension maximum is exact and 1/L the work.
+  // Each row's maximum is taken over its valid prefix only; the padded positions the reference
+  // includes contribute relu(0) = 0, which relu restores. Likewise the decoder's bias is added after
+  // the maximum: float rounding is monotone, so max_l(x_l + b) == max_l(x_l) + b exactly.
   torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) const {
     torch::InferenceMode inference;
     const auto ids = input_ids.to(device);
     const auto mask = attention_mask.to(device);
     const torch::IValue output = module.forward({ids, mask});
-    if (!output.isTensor()) throw ModelError(fmt::format("{}: forward() must return a tensor of MLM logits",
-                                                        manifest.document.file.string()));
-    const auto logits = output.toTensor();
-    if (logits.dim() != 3 || logits.size(0) != ids.size(0) || logits.size(1) != ids.size(1) ||
-        logits.size(2) != static_cast<std::int64_t>(manifest.vocab_size)) {
-      std::string shape;
-      for (const auto size : logits.sizes()) shape += (shape.empty() ? "" : "x") + std::to_string(size);
-      throw ModelError(fmt::format("{}: forward() returned shape [{}] for input [{}, {}]; expected [batch, length, {}]",
-                                   manifest.document.file.string(), shape, ids.size(0), ids.size(1),
-                                   manifest.vocab_size));
+    if (!output.isTensor()) {
+      throw ModelError(fmt::format("{}: forward() must return a tensor of {}", manifest.document.file.string(),
+                                   hidden_states ? "hidden states" : "MLM logits"));
     }
-    // SPLADE: max over tokens of log1p(relu(logits * mask)) (twice log1p for log1p_relu). The
-    // functions are monotone, so activating the per-dimension maximum is exact and 1/L the work.
-    // Each row's maximum is taken over its valid prefix (a view: no copy of the [B, L, V] logits);
-    // the padded positions the reference includes contribute relu(0) = 0, which relu restores.
-    const auto lengths = mask.sum(1).to(torch::kCPU);
-    auto pooled = torch::empty({logits.size(0), logits.size(2)}, logits.options().dtype(torch::kFloat32));
-    for (std::int64_t row = 0; row < logits.size(0); ++row) {
-      const auto valid = lengths[row].item<std::int64_t>();
-      if (valid == 0) {
-        pooled[row].zero_();
-      } else {
-        pooled[row].copy_(std::get<0>(logits[row].narrow(0, 0, valid).max(0)));
-      }
-    }
+    const auto result = output.toTensor();
+    const auto lengths_tensor = mask.sum(1).to(torch::kCPU);
+    std::vector<std::int64_t> lengths(lengths_tensor.data_ptr<std::int64_t>(),
+                                      lengths_tensor.data_ptr<std::int64_t>() + lengths_tensor.numel());
+    auto pooled = hidden_states ? pool_projected(result, ids, lengths) : pool_logits(result, ids, lengths);
+    pooled = pooled.to(torch::kFloat32);
+    if (hidden_states) pooled.add_(decoder_bias);
     pooled = torch::log1p(torch::relu(pooled));
     if (manifest.document.activation == "log1p_relu") pooled = torch::log1p(pooled);
     return pooled.to(torch::kCPU).contiguous();
+  }
+
+  void check_shape(const torch::Tensor& result, const torch::Tensor& ids, std::int64_t last, const char* what) const {
+    if (result.dim() != 3 || result.size(0) != ids.size(0) || result.size(1) != ids.size(1) ||
+        result.size(2) != last) {
+      throw ModelError(fmt::format("{}: forward() returned shape [{}] for input [{}, {}]; expected [batch, length, {}] "
+                                   "({})",
+                                   manifest.document.file.string(), shape_of(result), ids.size(0), ids.size(1), last,
+                                   what));
+    }
+  }
+
+  // Rows without a valid position get -inf, which the activation turns into 0 like the reference.
+  static void empty_row(torch::Tensor row) { row.fill_(-std::numeric_limits<float>::infinity()); }
+
+  torch::Tensor pool_logits(const torch::Tensor& logits, const torch::Tensor& ids,
+                            const std::vector<std::int64_t>& lengths) const {
+    check_shape(logits, ids, static_cast<std::int64_t>(manifest.vocab_size), "MLM logits");
+    auto pooled = torch::empty({logits.size(0), logits.size(2)}, logits.options());
+    for (std::int64_t row = 0; row < logits.size(0); ++row) {
+      if (lengths[row] == 0) {
+        empty_row(pooled[row]);
+      } else {
+        auto out = pooled[row];
+        torch::amax_out(out, logits[row].narrow(0, 0, lengths[row]), {0});
+      }
+    }
+    return pooled;
+  }
+
+  // The decoder GEMM on valid positions only, a group of whole documents per call, each document's
+  // maximum taken from the group's logits while they are still in memory.
+  torch::Tensor pool_projected(const torch::Tensor& hidden, const torch::Tensor& ids,
+                               const std::vector<std::int64_t>& lengths) const {
+    check_shape(hidden, ids, decoder_weight.size(1), "hidden states before the MLM decoder");
+    const std::int64_t batch = hidden.size(0);
+    const std::int64_t vocab = decoder_weight.size(0);
+    auto pooled = torch::empty({batch, vocab}, hidden.options());
+    const std::int64_t capacity = std::max(kDecoderRows, hidden.size(1));
+    if (!logits_buffer.defined() || logits_buffer.size(0) < capacity) {
+      logits_buffer = torch::empty({capacity, vocab}, hidden.options());
+    }
+    const auto weight_t = decoder_weight.t();
+    std::vector<torch::Tensor> slices;
+    for (std::int64_t first = 0; first < batch;) {
+      std::int64_t last = first;
+      std::int64_t rows = 0;
+      slices.clear();
+      while (last < batch && (rows == 0 || rows + lengths[last] <= kDecoderRows)) {
+        if (lengths[last] > 0) slices.push_back(hidden[last].narrow(0, 0, lengths[last]));
+        rows += lengths[last];
+        ++last;
+      }
+      if (rows > 0) {
+        auto logits = logits_buffer.narrow(0, 0, rows);
+        torch::mm_out(logits, torch::cat(slices), weight_t);
+        std::int64_t offset = 0;
+        for (std::int64_t row = first; row < last; ++row) {
+          if (lengths[row] > 0) {
+            auto out = pooled[row];
+            torch::amax_out(out, logits.narrow(0, offset, lengths[row]), {0});
+          }
+          offset += lengths[row];
+        }
+      }
+      for (std::int64_t row = first; row < last; ++row) {
+        if (lengths[row] == 0) empty_row(pooled[row]);
+      }
+      first = last;
+    }
+    return pooled;
   }
 };
 
@@ -138,6 +217,31 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
     for (auto buffer : impl_->module.buffers()) {
       if (buffer.is_floating_point()) buffer.set_data(buffer.to(impl_->dtype));
     }
+  }
+
+  impl_->hidden_states = manifest.document.output == "hidden_states";
+  if (impl_->hidden_states) {
+    const auto tensor_attribute = [&](const char* name) {
+      if (!impl_->module.hasattr(name) || !impl_->module.attr(name).isTensor()) {
+        throw ModelError(fmt::format("{}: document_encoder.output is hidden_states but the module has no tensor "
+                                     "'{}' (re-export the model with scripts/export_model.py)",
+                                     file.string(), name));
+      }
+      return impl_->module.attr(name).toTensor();
+    };
+    impl_->decoder_weight = tensor_attribute("decoder_weight");
+    const auto bias = tensor_attribute("decoder_bias");
+    const auto vocab = static_cast<std::int64_t>(manifest.vocab_size);
+    if (impl_->decoder_weight.dim() != 2 || impl_->decoder_weight.size(0) != vocab ||
+        impl_->decoder_weight.size(1) == 0) {
+      throw ModelError(fmt::format("{}: decoder_weight has shape [{}]; expected [{}, hidden size]", file.string(),
+                                   shape_of(impl_->decoder_weight), vocab));
+    }
+    if (bias.dim() != 1 || bias.size(0) != vocab) {
+      throw ModelError(fmt::format("{}: decoder_bias has shape [{}]; expected [{}]", file.string(), shape_of(bias),
+                                   vocab));
+    }
+    impl_->decoder_bias = bias.to(torch::kFloat32);
   }
 
   const auto forward = impl_->module.find_method("forward");
@@ -232,6 +336,7 @@ nlohmann::json DocumentModel::describe() const {
           {"max_seq_length", impl_->manifest.document.max_seq_length},
           {"pooling", impl_->manifest.document.pooling},
           {"activation", impl_->manifest.document.activation},
+          {"output", impl_->manifest.document.output},
           {"device", impl_->device_string},
           {"dtype", impl_->options.dtype},
           {"batch_size", impl_->options.batch_size}};

@@ -43,6 +43,38 @@ class StandInMlm(torch.nn.Module):
         return hidden @ self.head
 
 
+class StandInHidden(torch.nn.Module):
+    """StandInMlm split as export_model.py splits an MLM: hidden states [B, L, 8] out, the decoder
+    (head transposed, plus a bias) carried as buffers for limit-eval to apply."""
+
+    def __init__(self, decoder_shape: tuple[int, int] = (VOCAB_SIZE, 8)) -> None:
+        super().__init__()
+        mlm = StandInMlm()
+        self.table = mlm.table
+        bias = torch.linspace(-0.5, 0.5, VOCAB_SIZE)
+        self.register_buffer("decoder_weight", (mlm.head.detach().t().contiguous() if decoder_shape == (VOCAB_SIZE, 8)
+                                                else torch.zeros(decoder_shape)))
+        self.register_buffer("decoder_bias", bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.table[input_ids] * attention_mask.unsqueeze(-1).to(torch.float32)
+
+
+class StandInMlmWithBias(torch.nn.Module):
+    """StandInHidden's logits computed whole, as a format 1 (logits) module would return them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        split = StandInHidden()
+        self.table = split.table
+        self.register_buffer("decoder_weight", split.decoder_weight)
+        self.register_buffer("decoder_bias", split.decoder_bias)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.table[input_ids] * attention_mask.unsqueeze(-1).to(torch.float32)
+        return torch.nn.functional.linear(hidden, self.decoder_weight, self.decoder_bias)
+
+
 class OneArgument(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return input_ids.to(torch.float32).unsqueeze(-1).expand(-1, -1, 30522)
@@ -153,8 +185,52 @@ def test_truncated_file_detected_by_size(model: Path, tmp_path: Path) -> None:
 
 
 def test_other_format_version(model: Path, tmp_path: Path) -> None:
+    write_manifest(model, format_version=3)
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "format version 3", "export_model.py")
+
+
+def test_hidden_states_module_gives_the_vectors_of_whole_logits(tmp_path: Path) -> None:
+    """The decoder applied by limit-eval on valid positions (bias after the maximum) gives the
+    vectors of the same model returning whole logits."""
+    whole = make_model(tmp_path / "whole", module=StandInMlmWithBias())
+    split = make_model(tmp_path / "split", module=StandInHidden())
+    write_manifest(split, format_version=2, **{"document_encoder.output": "hidden_states"})
+    vectors = {}
+    for name, folder in (("whole", whole), ("split", split)):
+        completed = run(folder, tmp_path / f"out-{name}", "--device", "cpu", "--batch-size", "7")
+        assert completed.returncode == 0, completed.stderr
+        rows = (tmp_path / f"out-{name}" / "vectors" / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+        vectors[name] = {row["_id"]: row["vector"] for row in map(json.loads, rows)}
+    assert vectors["split"].keys() == vectors["whole"].keys()
+    for doc_id, whole_vector in vectors["whole"].items():
+        split_vector = vectors["split"][doc_id]
+        assert split_vector.keys() == whole_vector.keys(), doc_id
+        scale = max(whole_vector.values())
+        assert all(abs(split_vector[t] - w) <= 1e-5 * scale for t, w in whole_vector.items()), doc_id
+    assert sum(len(v) for v in vectors["whole"].values()) > 0
+
+
+def test_version_2_needs_the_output_kind(model: Path, tmp_path: Path) -> None:
     write_manifest(model, format_version=2)
-    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "format version 2", "export_model.py")
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "document_encoder", "output")
+
+
+def test_unsupported_output_kind(model: Path, tmp_path: Path) -> None:
+    write_manifest(model, format_version=2, **{"document_encoder.output": "embeddings"})
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "output", "embeddings")
+
+
+def test_hidden_states_module_without_decoder(model: Path, tmp_path: Path) -> None:
+    write_manifest(model, format_version=2, **{"document_encoder.output": "hidden_states"})
+    assert_failed(run(model, tmp_path / "out", "--device", "cpu"), tmp_path / "out", EXIT_MODEL,
+                  "document_encoder.pt", "decoder_weight")
+
+
+def test_hidden_states_decoder_of_wrong_shape(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "model", module=StandInHidden(decoder_shape=(VOCAB_SIZE - 1, 8)))
+    write_manifest(model, format_version=2, **{"document_encoder.output": "hidden_states"})
+    assert_failed(run(model, tmp_path / "out", "--device", "cpu"), tmp_path / "out", EXIT_MODEL,
+                  "decoder_weight", "30521x8", "30522")
 
 
 def test_unsupported_activation(model: Path, tmp_path: Path) -> None:

@@ -27,10 +27,10 @@ VOCAB_SIZE = 30522
 MODELS = {
     "bert-relu": (["--arch", "bert", "--activation", "relu", "--seed", "0"],
                   {"architecture": "BertForMaskedLM", "activation": "relu", "max_seq_length": 512,
-                   "token_type_ids": "zeros", "class": "BertTokenizerFast"}),
+                   "token_type_ids": "zeros", "class": "BertTokenizerFast", "output": "hidden_states"}),
     "distilbert-log1p": (["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "1", "--max-seq-length", "256"],
                          {"architecture": "DistilBertForMaskedLM", "activation": "log1p_relu", "max_seq_length": 256,
-                          "token_type_ids": "none", "class": "DistilBertTokenizerFast"}),
+                          "token_type_ids": "none", "class": "DistilBertTokenizerFast", "output": "logits"}),
 }
 
 EXIT_LAYOUT = 4
@@ -80,8 +80,9 @@ def sources(work: Path) -> dict[str, Path]:
     return folders
 
 
-# How each tiny model is exported: bert-relu as SOURCE --output DIR --name NAME, distilbert-log1p
-# with --all from a registry whose hf_id is the local folder.
+# How each tiny model is exported: bert-relu as SOURCE --output DIR --name NAME (hidden states +
+# decoder, the default), distilbert-log1p with --all from a registry whose hf_id is the local
+# folder and --document-output logits (whole MLM logits).
 EXPORT_NAMES = {"bert-relu": "tiny-bert-relu", "distilbert-log1p": "distilbert-log1p"}
 
 
@@ -104,7 +105,7 @@ def exports(models_dir: Path, sources: dict[str, Path]) -> dict[str, Path]:
     folders = {name: models_dir / name for name in sources}
     commands = [[sys.executable, script, str(sources["bert-relu"]), "--output", str(folders["bert-relu"]),
                  "--name", EXPORT_NAMES["bert-relu"]],
-                [sys.executable, script, "--all", "--models-dir", str(models_dir)]]
+                [sys.executable, script, "--all", "--models-dir", str(models_dir), "--document-output", "logits"]]
     for result in run_parallel(commands):
         assert result.returncode == 0, result.stderr
         assert "largest abs difference" in result.stderr
@@ -139,7 +140,7 @@ def test_manifest_fields(exports: dict[str, Path], sources: dict[str, Path], nam
     expected = MODELS[name][1]
     manifest = manifest_of(exports[name])
     assert manifest["format"] == "limit-eval-model"
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["name"] == EXPORT_NAMES[name]
     assert manifest["source"]["id"] == str(sources[name])
     assert manifest["source"]["revision"] is None
@@ -156,6 +157,7 @@ def test_manifest_fields(exports: dict[str, Path], sources: dict[str, Path], nam
     assert doc["text"] == "title_space_text_stripped"
     assert doc["token_type_ids"] == expected["token_type_ids"]
     assert doc["dtype"] == "float32"
+    assert doc["output"] == expected["output"]
 
     query = manifest["query_encoder"]
     assert query == {**query, "kind": "static_weights", "file": "query_weights.f32", "dtype": "float32",
@@ -220,8 +222,10 @@ def test_query_weights_are_the_static_embedding(exports: dict[str, Path], encode
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_traced_module_matches_eager_on_fresh_shapes(exports: dict[str, Path], encoders, name: str) -> None:
+def test_traced_module_matches_eager_on_fresh_shapes(exports: dict[str, Path], encoders, export_model,
+                                                     name: str) -> None:
     traced = torch.jit.load(str(exports[name] / "document_encoder.pt"), map_location="cpu")
+    output = manifest_of(exports[name])["document_encoder"]["output"]
     mlm = encoders[name][0].sub_modules["document"][0]
     uses_token_types = "token_type_ids" in mlm.tokenizer.model_input_names
     generator = torch.Generator().manual_seed(7)
@@ -238,15 +242,37 @@ def test_traced_module_matches_eager_on_fresh_shapes(exports: dict[str, Path], e
             features["token_type_ids"] = torch.zeros_like(input_ids)
         with torch.inference_mode():
             want = mlm(dict(features))["token_embeddings"]
-            got = traced(input_ids, mask)
+            got = export_model.module_logits(traced, input_ids, mask, output)
         assert got.shape == (batch, width, VOCAB_SIZE)
         valid = mask.bool()
         assert float((got - want).abs()[valid].max()) <= 1e-5
         # Padding is honoured: the shortest row gives what it gives alone.
         row = lengths.index(min(lengths))
         with torch.inference_mode():
-            alone = traced(input_ids[row:row + 1, :lengths[row]], mask[row:row + 1, :lengths[row]])
+            alone = export_model.module_logits(traced, input_ids[row:row + 1, :lengths[row]],
+                                               mask[row:row + 1, :lengths[row]], output)
         assert float((alone[0] - got[row, :lengths[row]]).abs().max()) <= 1e-5
+
+
+def test_hidden_states_module_carries_the_tied_decoder(exports: dict[str, Path], encoders) -> None:
+    """The hidden_states export returns [B, L, H] and carries the decoder, stored once with the
+    word embeddings it is tied to; the logits export returns [B, L, V] and carries none."""
+    traced = torch.jit.load(str(exports["bert-relu"] / "document_encoder.pt"), map_location="cpu")
+    auto_model = encoders["bert-relu"][0].sub_modules["document"][0].auto_model
+    decoder = auto_model.get_output_embeddings()
+    ids = torch.tensor([[101, 2000, 102]])
+    with torch.inference_mode():
+        hidden = traced(ids, torch.ones_like(ids))
+    assert hidden.shape == (1, 3, decoder.in_features)
+    assert torch.equal(traced.decoder_weight, decoder.weight.detach())
+    assert torch.equal(traced.decoder_bias, decoder.bias.detach())
+    parameter_bytes = sum(p.numel() * p.element_size() for p in auto_model.parameters())
+    assert (exports["bert-relu"] / "document_encoder.pt").stat().st_size < parameter_bytes * 1.1
+
+    logits_module = torch.jit.load(str(exports["distilbert-log1p"] / "document_encoder.pt"), map_location="cpu")
+    with torch.inference_mode():
+        assert logits_module(ids, torch.ones_like(ids)).shape == (1, 3, VOCAB_SIZE)
+    assert not hasattr(logits_module, "decoder_weight")
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -273,15 +299,23 @@ def test_failed_check_writes_nothing(work: Path, sources: dict[str, Path], expor
     real_trace = export_model.trace_document_encoder
 
     class Perturbed(torch.nn.Module):
+        """Logits off by 1e-3: through the decoder bias of a hidden_states module, else directly.
+        (A failed hidden_states export is retried as logits, which must fail too.)"""
+
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
+            self.split = hasattr(inner, "decoder_weight")
+            if self.split:
+                self.decoder_weight = inner.decoder_weight
+                self.decoder_bias = inner.decoder_bias + 1e-3
 
         def forward(self, input_ids, attention_mask):
-            return self.inner(input_ids, attention_mask) + 1e-3
+            output = self.inner(input_ids, attention_mask)
+            return output if self.split else output + 1e-3
 
-    def perturbed_trace(wrapper, ids, vocab_size):
-        traced, warnings = real_trace(wrapper, ids, vocab_size)
+    def perturbed_trace(wrapper, found_decoder, ids, vocab_size):
+        traced, warnings = real_trace(wrapper, found_decoder, ids, vocab_size)
         return Perturbed(traced), warnings
 
     monkeypatch.setattr(export_model, "trace_document_encoder", perturbed_trace)

@@ -39,9 +39,14 @@ METRIC_TOL = 1e-4
 VECTOR_RTOL = 1e-4
 TIE_RTOL = 1e-5
 
+# name -> (make_tiny_model.py arguments, extra export_model.py arguments). The default export
+# carries the MLM decoder for limit-eval to apply on valid positions; one model is also exported
+# as whole logits, the other document_encoder.output.
 CONFIGS = {
-    "bert-relu": ["--arch", "bert", "--activation", "relu", "--seed", "1"],
-    "distilbert-log1p_relu": ["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "2"],
+    "bert-relu": (["--arch", "bert", "--activation", "relu", "--seed", "1"], []),
+    "distilbert-log1p_relu": (["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "2"], []),
+    "distilbert-log1p_relu-logits": (["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "2"],
+                                     ["--document-output", "logits"]),
 }
 
 
@@ -61,9 +66,10 @@ def exported(request, tmp_path_factory) -> tuple[Path, Path]:
     """(sentence-transformers folder, exported limit-eval folder) of one tiny model."""
     work = tmp_path_factory.mktemp(request.param)
     st_folder, export_folder = work / "st", work / "export"
-    run_script(str(SOURCE / "scripts" / "make_tiny_model.py"), *CONFIGS[request.param], "--output", str(st_folder))
+    make_arguments, export_arguments = CONFIGS[request.param]
+    run_script(str(SOURCE / "scripts" / "make_tiny_model.py"), *make_arguments, "--output", str(st_folder))
     run_script(str(SOURCE / "scripts" / "export_model.py"), str(st_folder), "--output", str(export_folder),
-               "--name", f"tiny-{request.param}")
+               "--name", f"tiny-{request.param}", *export_arguments)
     return st_folder, export_folder
 
 

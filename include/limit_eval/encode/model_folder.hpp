@@ -11,8 +11,9 @@
 
 namespace limit_eval::encode {
 
-// The exported model folder of docs/model-format.md.
-inline constexpr int kModelFormatVersion = 1;
+// The exported model folder of docs/model-format.md: versions 1 (logits only) and 2 are read.
+inline constexpr int kModelFormatVersion = 2;
+inline constexpr int kOldestModelFormatVersion = 1;
 
 struct TokenizerSpec {
   std::string kind;                 // "wordpiece" or "sentencepiece"
@@ -38,6 +39,9 @@ struct DocumentEncoderSpec {
   bool add_special_tokens = true;
   std::string pooling = "max";
   std::string activation = "relu";  // "relu": log1p(relu(x)); "log1p_relu": log1p(log1p(relu(x)))
+  // "logits": the module returns MLM logits [B, L, V]; "hidden_states": it returns the decoder's
+  // input [B, L, H] and carries the decoder as buffers decoder_weight [V, H] and decoder_bias [V].
+  std::string output = "logits";
 };
 
 struct QueryEncoderSpec {
