@@ -1,7 +1,9 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include "limit_eval/cli/options.hpp"
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/id_lookup.hpp"
 #include "limit_eval/core/parallel.hpp"
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/data/dataset.hpp"
@@ -68,17 +71,31 @@ void log_qrels_report(const data::QrelsReport& r) {
 
 // One JSON object per line: {"_id": id, "vector": {term: weight, ...}}, the form OpenSearch's
 // rank_features / neural_sparse fields take. Returned uncommitted.
-std::unique_ptr<AtomicFileWriter> write_vectors(const std::filesystem::path& path, const std::vector<std::string>& ids,
-                                                const sparse::CsrMatrix& vectors, const encode::SparseEncoder& encoder) {
+std::unique_ptr<AtomicFileWriter> write_vectors(const std::filesystem::path& path,
+                                                std::span<const std::string_view> ids, const sparse::CsrMatrix& vectors,
+                                                const encode::SparseEncoder& encoder) {
   auto file = std::make_unique<AtomicFileWriter>(path);
   for (std::uint32_t row = 0; row < vectors.rows; ++row) {
     nlohmann::json vector = nlohmann::json::object();
     const auto columns = vectors.row_indices(row);
     const auto weights = vectors.row_values(row);
     for (std::size_t i = 0; i < columns.size(); ++i) vector[encoder.term(columns[i])] = weights[i];
-    file->stream() << nlohmann::json{{"_id", ids[row]}, {"vector", std::move(vector)}}.dump() << '\n';
+    file->stream() << nlohmann::json{{"_id", std::string(ids[row])}, {"vector", std::move(vector)}}.dump() << '\n';
   }
   return file;
+}
+
+// The ranking as the string-keyed run that write_trec_run takes.
+eval::Run string_run(std::span<const std::string_view> query_ids, std::span<const std::string_view> doc_ids,
+                     const std::vector<std::vector<sparse::Hit>>& hits) {
+  eval::Run run;
+  run.reserve(hits.size());
+  for (std::size_t q = 0; q < hits.size(); ++q) {
+    auto& ranked = run[std::string(query_ids[q])];
+    ranked.reserve(hits[q].size());
+    for (const auto& hit : hits[q]) ranked.push_back({std::string(doc_ids[hit.doc]), static_cast<double>(hit.score)});
+  }
+  return run;
 }
 
 // The manifest.json that identifies the model in the vector cache; empty for the built-in BM25.
@@ -127,22 +144,24 @@ void run(const RunOptions& options) {
                query_encoding_s);
 
   Stopwatch retrieval_clock;
-  std::vector<std::string> doc_ids;
+  std::vector<std::string_view> doc_ids;
   doc_ids.reserve(dataset.corpus.size());
-  for (const auto& doc : dataset.corpus) doc_ids.push_back(doc.id);
+  for (const auto& doc : dataset.corpus) doc_ids.emplace_back(doc.id);
+  std::vector<std::string_view> query_ids;
+  query_ids.reserve(dataset.queries.size());
+  for (const auto& query : dataset.queries) query_ids.emplace_back(query.id);
   std::vector<std::optional<std::uint32_t>> identical(dataset.queries.size());
   std::size_t identical_ids = 0;
   if (!options.keep_identical_ids) {
-    std::unordered_map<std::string_view, std::uint32_t> row_of_doc;
-    for (std::uint32_t row = 0; row < doc_ids.size(); ++row) row_of_doc.emplace(doc_ids[row], row);
-    for (std::size_t q = 0; q < dataset.queries.size(); ++q) {
-      if (const auto it = row_of_doc.find(dataset.queries[q].id); it != row_of_doc.end()) {
-        identical[q] = it->second;
+    const auto doc_rows = positions_of(query_ids, doc_ids);
+    for (std::size_t q = 0; q < query_ids.size(); ++q) {
+      if (const auto found = doc_rows.find(query_ids[q]); found != doc_rows.end()) {
+        identical[q] = found->second;
         ++identical_ids;
       }
     }
   }
-  const sparse::InvertedIndex index(doc_vectors, doc_ids);
+  const sparse::InvertedIndex index(doc_vectors, doc_ids, query_vectors, threads);
   const auto hits = index.search(query_vectors, options.retrieval.top_k, threads, &identical);
   const double retrieval_s = retrieval_clock.seconds();
   spdlog::info("retrieved top {} for {} queries ({:.3f} s){}", options.retrieval.top_k, hits.size(), retrieval_s,
@@ -152,18 +171,12 @@ void run(const RunOptions& options) {
                                  : std::string{});
 
   Stopwatch evaluation_clock;
-  eval::Run run;
-  run.reserve(hits.size());
-  for (std::size_t q = 0; q < hits.size(); ++q) {
-    auto& ranked = run[dataset.queries[q].id];
-    ranked.reserve(hits[q].size());
-    for (const auto& hit : hits[q]) ranked.push_back({doc_ids[hit.doc], static_cast<double>(hit.score)});
-  }
   eval::EvalOptions eval_options;
   eval_options.k_values = options.metrics.k_values;
   eval_options.relevance_level = options.metrics.relevance_level;
   eval_options.ignore_identical_ids = !options.keep_identical_ids;
-  const eval::EvalResult result = eval::evaluate(dataset.qrels, run, eval_options);
+  const eval::EvalResult result =
+      eval::evaluate_ranked(dataset.qrels, query_ids, doc_ids, hits, eval_options, threads);
   const double evaluation_s = evaluation_clock.seconds();
   spdlog::info("evaluated {} queries ({:.3f} s)", result.evaluated_queries, evaluation_s);
   if (result.evaluated_queries == 0) {
@@ -221,11 +234,11 @@ void run(const RunOptions& options) {
   std::vector<std::unique_ptr<AtomicFileWriter>> vector_files;
   if (!options.save_vectors.empty()) {
     vector_files.push_back(write_vectors(options.save_vectors / "corpus.jsonl", doc_ids, doc_vectors, *encoder));
-    std::vector<std::string> query_ids;
-    for (const auto& q : dataset.queries) query_ids.push_back(q.id);
     vector_files.push_back(write_vectors(options.save_vectors / "queries.jsonl", query_ids, query_vectors, *encoder));
   }
-  if (!options.run_file.empty()) eval::write_trec_run(options.run_file, run, "limit-eval-" + encoder->name());
+  if (!options.run_file.empty()) {
+    eval::write_trec_run(options.run_file, string_run(query_ids, doc_ids, hits), "limit-eval-" + encoder->name());
+  }
   for (auto& file : vector_files) file->commit();
   results_file.commit();
   spdlog::info("results written to {}{}", output.string(),

@@ -15,12 +15,18 @@
 #include "limit_eval/eval/metrics.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
+#include <cstdint>
 #include <functional>
+#include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/id_lookup.hpp"
+#include "limit_eval/core/parallel.hpp"
 
 namespace limit_eval::eval {
 
@@ -69,9 +75,49 @@ MetricNames metric_names(int k) {
           fmt::format("MRR@{}", k)};
 }
 
-// Running sums over one query's ranking: entry m holds the value over the first m documents.
-// Kept across queries to avoid reallocating.
+// What the options ask for: the cut-offs k, ascending and distinct, with their metric names, and
+// the relevance level; throws UsageError on invalid options.
+struct MetricPlan {
+  enum class Metric : std::size_t { ndcg, map, recall, precision, mrr, count };
+
+  std::vector<int> k_values;
+  std::vector<std::pair<std::string, std::size_t>> names_in_order;  // (name, slot) as MetricValues orders them
+  int relevance_level = 1;
+
+  explicit MetricPlan(const EvalOptions& options)
+      : k_values(options.k_values), relevance_level(options.relevance_level) {
+    if (k_values.empty()) throw UsageError("no cutoff k given for the metrics");
+    for (const int k : k_values) {
+      if (k <= 0) throw UsageError(fmt::format("metric cutoff k must be positive, got {}", k));
+    }
+    if (relevance_level < 1) {
+      throw UsageError(fmt::format("relevance level must be at least 1, got {}", relevance_level));
+    }
+    std::sort(k_values.begin(), k_values.end());
+    k_values.erase(std::unique(k_values.begin(), k_values.end()), k_values.end());
+    for (std::size_t c = 0; c < k_values.size(); ++c) {
+      MetricNames names = metric_names(k_values[c]);
+      names_in_order.emplace_back(std::move(names.ndcg), slot(c, Metric::ndcg));
+      names_in_order.emplace_back(std::move(names.map), slot(c, Metric::map));
+      names_in_order.emplace_back(std::move(names.recall), slot(c, Metric::recall));
+      names_in_order.emplace_back(std::move(names.precision), slot(c, Metric::precision));
+      names_in_order.emplace_back(std::move(names.mrr), slot(c, Metric::mrr));
+    }
+    std::sort(names_in_order.begin(), names_in_order.end());
+  }
+
+  // Position of metric `metric` at cut-off index c in a query's flat array of values.
+  [[nodiscard]] static std::size_t slot(std::size_t c, Metric metric) {
+    return c * static_cast<std::size_t>(Metric::count) + static_cast<std::size_t>(metric);
+  }
+  [[nodiscard]] std::size_t max_depth() const { return static_cast<std::size_t>(k_values.back()); }
+};
+
+// One query's inputs, filled by the caller, and running sums over its ranking (entry m holds
+// the value over the first m documents). Kept across queries to avoid reallocating.
 struct QueryScratch {
+  std::vector<int> ranked_values;      // judgement value of each ranked doc up to max_depth; 0: unjudged
+  std::vector<int> judgement_values;   // the values of all the query's judgements
   std::vector<std::size_t> positions;
   std::vector<std::string_view> ids;
   std::vector<std::size_t> relevant_prefix;
@@ -79,17 +125,18 @@ struct QueryScratch {
   std::vector<double> dcg_prefix;
   std::vector<int> ideal_gains;
   std::vector<double> ideal_dcg_prefix;
+  std::vector<double> values;  // by MetricPlan::slot
 };
 
 double discounted(double gain, std::size_t zero_based_rank) {
   return gain / std::log2(static_cast<double>(zero_based_rank + 2));
 }
 
-MetricValues evaluate_query(const std::vector<ScoredDoc>& docs, const std::unordered_map<std::string, int>& judgements,
-                            const std::vector<int>& cutoffs, const std::vector<MetricNames>& names,
-                            int relevance_level, QueryScratch& scratch) {
-  const std::size_t max_cutoff = static_cast<std::size_t>(cutoffs.back());
-  const std::size_t depth = std::min(scratch.positions.size(), max_cutoff);
+// An unjudged document counts as a judgement of 0: neither is relevant (relevance_level >= 1) nor
+// has gain.
+MetricValues evaluate_query(const MetricPlan& plan, QueryScratch& scratch) {
+  const std::size_t depth = scratch.ranked_values.size();
+  assert(depth <= plan.max_depth());
 
   scratch.relevant_prefix.assign(depth + 1, 0);
   scratch.precision_sum_prefix.assign(depth + 1, 0.0);
@@ -99,16 +146,13 @@ MetricValues evaluate_query(const std::vector<ScoredDoc>& docs, const std::unord
     std::size_t relevant_so_far = scratch.relevant_prefix[i];
     double precision_sum = scratch.precision_sum_prefix[i];
     double dcg = scratch.dcg_prefix[i];
-    const auto judged = judgements.find(docs[scratch.positions[i]].doc_id);
-    if (judged != judgements.end()) {
-      const int value = judged->second;
-      if (value >= relevance_level) {
-        ++relevant_so_far;
-        precision_sum += static_cast<double>(relevant_so_far) / static_cast<double>(i + 1);
-        if (first_relevant_rank == 0) first_relevant_rank = i + 1;
-      }
-      if (value > 0) dcg += discounted(static_cast<double>(value), i);
+    const int value = scratch.ranked_values[i];
+    if (value >= plan.relevance_level) {
+      ++relevant_so_far;
+      precision_sum += static_cast<double>(relevant_so_far) / static_cast<double>(i + 1);
+      if (first_relevant_rank == 0) first_relevant_rank = i + 1;
     }
+    if (value > 0) dcg += discounted(static_cast<double>(value), i);
     scratch.relevant_prefix[i + 1] = relevant_so_far;
     scratch.precision_sum_prefix[i + 1] = precision_sum;
     scratch.dcg_prefix[i + 1] = dcg;
@@ -116,11 +160,11 @@ MetricValues evaluate_query(const std::vector<ScoredDoc>& docs, const std::unord
 
   std::size_t relevant_judged = 0;
   scratch.ideal_gains.clear();
-  for (const auto& [doc_id, value] : judgements) {
-    if (value >= relevance_level) ++relevant_judged;
+  for (const int value : scratch.judgement_values) {
+    if (value >= plan.relevance_level) ++relevant_judged;
     if (value > 0) scratch.ideal_gains.push_back(value);
   }
-  const std::size_t ideal_depth = std::min(scratch.ideal_gains.size(), max_cutoff);
+  const std::size_t ideal_depth = std::min(scratch.ideal_gains.size(), plan.max_depth());
   std::partial_sort(scratch.ideal_gains.begin(), scratch.ideal_gains.begin() + static_cast<std::ptrdiff_t>(ideal_depth),
                     scratch.ideal_gains.end(), std::greater<>());
   scratch.ideal_dcg_prefix.assign(ideal_depth + 1, 0.0);
@@ -129,24 +173,43 @@ MetricValues evaluate_query(const std::vector<ScoredDoc>& docs, const std::unord
         scratch.ideal_dcg_prefix[i] + discounted(static_cast<double>(scratch.ideal_gains[i]), i);
   }
 
-  MetricValues values;
-  for (std::size_t c = 0; c < cutoffs.size(); ++c) {
-    const auto k = static_cast<std::size_t>(cutoffs[c]);
+  using Metric = MetricPlan::Metric;
+  scratch.values.resize(plan.names_in_order.size());
+  for (std::size_t c = 0; c < plan.k_values.size(); ++c) {
+    const auto k = static_cast<std::size_t>(plan.k_values[c]);
     const std::size_t ranked = std::min(k, depth);
     const double relevant_in_top = static_cast<double>(scratch.relevant_prefix[ranked]);
     const double ideal_dcg = scratch.ideal_dcg_prefix[std::min(k, ideal_depth)];
-    const MetricNames& name = names[c];
-    values.emplace(name.precision, relevant_in_top / static_cast<double>(k));
-    values.emplace(name.recall, relevant_judged > 0 ? relevant_in_top / static_cast<double>(relevant_judged) : 0.0);
-    values.emplace(name.map, relevant_judged > 0
-                                 ? scratch.precision_sum_prefix[ranked] / static_cast<double>(relevant_judged)
-                                 : 0.0);
-    values.emplace(name.ndcg, ideal_dcg > 0.0 ? scratch.dcg_prefix[ranked] / ideal_dcg : 0.0);
-    values.emplace(name.mrr, first_relevant_rank != 0 && first_relevant_rank <= k
-                                 ? 1.0 / static_cast<double>(first_relevant_rank)
-                                 : 0.0);
+    scratch.values[MetricPlan::slot(c, Metric::precision)] = relevant_in_top / static_cast<double>(k);
+    scratch.values[MetricPlan::slot(c, Metric::recall)] =
+        relevant_judged > 0 ? relevant_in_top / static_cast<double>(relevant_judged) : 0.0;
+    scratch.values[MetricPlan::slot(c, Metric::map)] =
+        relevant_judged > 0 ? scratch.precision_sum_prefix[ranked] / static_cast<double>(relevant_judged) : 0.0;
+    scratch.values[MetricPlan::slot(c, Metric::ndcg)] = ideal_dcg > 0.0 ? scratch.dcg_prefix[ranked] / ideal_dcg : 0.0;
+    scratch.values[MetricPlan::slot(c, Metric::mrr)] =
+        first_relevant_rank != 0 && first_relevant_rank <= k ? 1.0 / static_cast<double>(first_relevant_rank) : 0.0;
   }
+  // Inserted in the map's order, each at its end: no key comparisons.
+  MetricValues values;
+  for (const auto& [name, slot] : plan.names_in_order) values.emplace_hint(values.end(), name, scratch.values[slot]);
   return values;
+}
+
+// BEIR's mean: plain sum over the evaluated queries (in query id order) divided by their number.
+void average_per_query(const MetricPlan& plan, EvalResult& result) {
+  result.evaluated_queries = result.per_query.size();
+  for (const auto& [name, slot] : plan.names_in_order) result.mean.emplace_hint(result.mean.end(), name, 0.0);
+  // Every query's values have the mean's names, in the same order.
+  for (const auto& [query_id, values] : result.per_query) {
+    auto total = result.mean.begin();
+    for (const auto& [name, value] : values) {
+      assert(total->first == name);
+      (total++)->second += value;
+    }
+  }
+  if (result.evaluated_queries > 0) {
+    for (auto& [name, total] : result.mean) total /= static_cast<double>(result.evaluated_queries);
+  }
 }
 
 }  // namespace
@@ -161,20 +224,7 @@ std::vector<std::size_t> rank_order(std::string_view query_id, const std::vector
 }
 
 EvalResult evaluate(const data::Qrels& qrels, const Run& run, const EvalOptions& options) {
-  if (options.k_values.empty()) throw UsageError("no cutoff k given for the metrics");
-  for (const int k : options.k_values) {
-    if (k <= 0) throw UsageError(fmt::format("metric cutoff k must be positive, got {}", k));
-  }
-  if (options.relevance_level < 1) {
-    throw UsageError(fmt::format("relevance level must be at least 1, got {}", options.relevance_level));
-  }
-  std::vector<int> cutoffs = options.k_values;
-  std::sort(cutoffs.begin(), cutoffs.end());
-  cutoffs.erase(std::unique(cutoffs.begin(), cutoffs.end()), cutoffs.end());
-  std::vector<MetricNames> names;
-  names.reserve(cutoffs.size());
-  for (const int k : cutoffs) names.push_back(metric_names(k));
-
+  const MetricPlan plan(options);
   EvalResult result;
   QueryScratch scratch;
   for (const auto& [query_id, docs] : run) {
@@ -193,26 +243,122 @@ EvalResult evaluate(const data::Qrels& qrels, const Run& run, const EvalOptions&
     }
     check_rankable(query_id, docs, scratch.positions, scratch.ids);
     sort_in_rank_order(docs, scratch.positions);
-    result.per_query.emplace(query_id, evaluate_query(docs, judgements->second, cutoffs, names,
-                                                      options.relevance_level, scratch));
+    const std::size_t depth = std::min(scratch.positions.size(), plan.max_depth());
+    scratch.ranked_values.clear();
+    for (std::size_t i = 0; i < depth; ++i) {
+      const auto judged = judgements->second.find(docs[scratch.positions[i]].doc_id);
+      scratch.ranked_values.push_back(judged != judgements->second.end() ? judged->second : 0);
+    }
+    scratch.judgement_values.clear();
+    for (const auto& [doc_id, value] : judgements->second) scratch.judgement_values.push_back(value);
+    result.per_query.emplace(query_id, evaluate_query(plan, scratch));
   }
   for (const auto& [query_id, judgements] : qrels) {
     if (!run.contains(query_id)) ++result.qrels_queries_without_run;
   }
-  result.evaluated_queries = result.per_query.size();
+  average_per_query(plan, result);
+  return result;
+}
 
-  // BEIR's mean: plain sum over the evaluated queries divided by their number.
-  for (const MetricNames& name : names) {
-    for (const std::string* key : {&name.ndcg, &name.map, &name.recall, &name.precision, &name.mrr}) {
-      result.mean.emplace(*key, 0.0);
+EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string_view> query_ids,
+                           std::span<const std::string_view> doc_ids, const std::vector<std::vector<sparse::Hit>>& hits,
+                           const EvalOptions& options, std::size_t threads) {
+  assert(hits.size() == query_ids.size());
+  const MetricPlan plan(options);
+  constexpr auto kNoRow = std::numeric_limits<std::uint32_t>::max();
+
+  // The rows of the judged documents and of the documents whose id is a query id, found with one
+  // pass over the corpus ids; nothing below compares or hashes a retrieved document's id.
+  std::vector<std::string_view> wanted;
+  for (const auto& [query_id, judgements] : qrels) {
+    for (const auto& [doc_id, value] : judgements) wanted.emplace_back(doc_id);
+  }
+  if (options.ignore_identical_ids) wanted.insert(wanted.end(), query_ids.begin(), query_ids.end());
+  const auto rows = positions_of(wanted, doc_ids);
+  const auto row_of = [&rows](std::string_view id) {
+    const auto found = rows.find(id);
+    return found != rows.end() ? found->second : kNoRow;
+  };
+
+  // The queries [first_query, end_query) into `result`, with their own scratch space.
+  const auto evaluate_queries = [&](std::uint32_t first_query, std::uint32_t end_query, EvalResult& result) {
+    QueryScratch scratch;
+    std::vector<int> value_of_row(doc_ids.size(), 0);  // the current query's judgements by row
+    std::vector<std::uint32_t> last_seen_in(doc_ids.size(), kNoRow);
+    std::vector<sparse::Hit> kept;
+    for (std::uint32_t q = first_query; q < end_query; ++q) {
+      const std::string_view query_id = query_ids[q];
+      const std::uint32_t identical_row = options.ignore_identical_ids ? row_of(query_id) : kNoRow;
+      kept.clear();
+      for (const sparse::Hit& hit : hits[q]) {
+        if (hit.doc == identical_row) {
+          ++result.identical_ids_dropped;
+        } else {
+          kept.push_back(hit);
+        }
+      }
+      const auto judgements = qrels.find(std::string(query_id));
+      if (judgements == qrels.end()) {
+        ++result.run_queries_without_qrels;
+        continue;
+      }
+      // What evaluate() refuses, in its order: a NaN score first, then the smallest duplicate id.
+      for (const sparse::Hit& hit : kept) {
+        if (std::isnan(hit.score)) {
+          throw Error(fmt::format("run of query '{}': document '{}' has a NaN score", query_id, doc_ids[hit.doc]));
+        }
+      }
+      const std::string_view* duplicate = nullptr;
+      for (const sparse::Hit& hit : kept) {
+        if (std::exchange(last_seen_in[hit.doc], q) == q && (duplicate == nullptr || doc_ids[hit.doc] < *duplicate)) {
+          duplicate = &doc_ids[hit.doc];
+        }
+      }
+      if (duplicate != nullptr) {
+        throw Error(fmt::format("run of query '{}': document '{}' is retrieved more than once", query_id, *duplicate));
+      }
+      assert(std::is_sorted(kept.begin(), kept.end(), [&](const sparse::Hit& a, const sparse::Hit& b) {
+        return ranks_before(ScoredDoc{std::string(doc_ids[a.doc]), a.score},
+                            ScoredDoc{std::string(doc_ids[b.doc]), b.score});
+      }));
+
+      scratch.judgement_values.clear();
+      for (const auto& [doc_id, value] : judgements->second) {
+        scratch.judgement_values.push_back(value);
+        if (const std::uint32_t row = row_of(doc_id); row != kNoRow) value_of_row[row] = value;
+      }
+      const std::size_t depth = std::min(kept.size(), plan.max_depth());
+      scratch.ranked_values.clear();
+      for (std::size_t i = 0; i < depth; ++i) scratch.ranked_values.push_back(value_of_row[kept[i].doc]);
+      for (const auto& [doc_id, value] : judgements->second) {
+        if (const std::uint32_t row = row_of(doc_id); row != kNoRow) value_of_row[row] = 0;
+      }
+      if (!result.per_query.emplace(query_id, evaluate_query(plan, scratch)).second) {
+        throw Error(fmt::format("query '{}' appears twice in the run", query_id));
+      }
+    }
+  };
+  // Parts of the queries are evaluated into results of their own, merged below.
+  const std::size_t parts = std::clamp<std::size_t>(query_ids.size(), 1, resolve_threads(threads));
+  std::vector<EvalResult> partial(parts);
+  parallel_for(parts, parts, [&](std::size_t first_part, std::size_t end_part) {
+    for (std::size_t part = first_part; part < end_part; ++part) {
+      evaluate_queries(static_cast<std::uint32_t>(query_ids.size() * part / parts),
+                       static_cast<std::uint32_t>(query_ids.size() * (part + 1) / parts), partial[part]);
+    }
+  });
+  EvalResult result = std::move(partial.front());
+  for (std::size_t part = 1; part < parts; ++part) {
+    result.identical_ids_dropped += partial[part].identical_ids_dropped;
+    result.run_queries_without_qrels += partial[part].run_queries_without_qrels;
+    result.per_query.merge(partial[part].per_query);
+    if (!partial[part].per_query.empty()) {  // left behind: already in another part
+      throw Error(fmt::format("query '{}' appears twice in the run", partial[part].per_query.begin()->first));
     }
   }
-  for (const auto& [query_id, values] : result.per_query) {
-    for (const auto& [name, value] : values) result.mean[name] += value;
-  }
-  if (result.evaluated_queries > 0) {
-    for (auto& [name, total] : result.mean) total /= static_cast<double>(result.evaluated_queries);
-  }
+  // The query ids are distinct, so the qrels' queries without a run are those not evaluated.
+  result.qrels_queries_without_run = qrels.size() - result.per_query.size();
+  average_per_query(plan, result);
   return result;
 }
 

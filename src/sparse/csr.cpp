@@ -4,6 +4,8 @@
 #include <cassert>
 #include <limits>
 
+#include "limit_eval/core/parallel.hpp"
+
 namespace limit_eval::sparse {
 
 CsrBuilder::CsrBuilder(std::uint32_t cols) { matrix_.cols = cols; }
@@ -47,23 +49,88 @@ void CsrBuilder::add_sorted_row(std::span<const std::uint32_t> indices, std::spa
 
 CsrMatrix CsrBuilder::finish() && { return std::move(matrix_); }
 
+namespace {
+
+// Below this many non-zeros per thread, starting threads costs more than it saves.
+constexpr std::size_t kMinNnzPerThread = 1U << 16;
+constexpr std::size_t kEntriesPerCacheLine = 64 / sizeof(CscMatrix::Entry);
+
+}  // namespace
+
+CscMatrix to_csc(const CsrMatrix& m, std::size_t threads, std::span<const std::uint8_t> keep_columns) {
+  assert(keep_columns.empty() || keep_columns.size() == m.cols);
+  CscMatrix csc;
+  csc.rows = m.rows;
+  csc.cols = m.cols;
+  const std::size_t parts = std::clamp<std::size_t>(m.nnz() / kMinNnzPerThread, 1, resolve_threads(threads));
+  // Part p holds the rows [first_row[p], first_row[p + 1]) of m, about nnz / parts entries.
+  std::vector<std::uint32_t> first_row(parts + 1, m.rows);
+  first_row[0] = 0;
+  for (std::size_t p = 1; p < parts; ++p) {
+    const std::uint64_t target = m.nnz() * p / parts;
+    first_row[p] = static_cast<std::uint32_t>(
+        std::lower_bound(m.indptr.begin(), m.indptr.end() - 1, target) - m.indptr.begin());
+  }
+  // Counting sort: each part counts its entries per column, then writes them from its own
+  // cursor in every column. Parts follow each other in row order, so rows increase in a column.
+  std::vector<std::vector<std::uint64_t>> cursors(parts);
+  parallel_for(parts, parts, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t p = begin; p < end; ++p) {
+      cursors[p].assign(m.cols, 0);
+      const std::uint64_t last = m.indptr[first_row[p + 1]];
+      for (std::uint64_t i = m.indptr[first_row[p]]; i < last; ++i) ++cursors[p][m.indices[i]];
+    }
+  });
+  // The entries of a column not kept all go to a slot past the end (one per part, a cache line
+  // apart), their cursor never advancing: the scatter loop needs no branch.
+  std::vector<std::uint8_t> step(m.cols, 1);
+  if (!keep_columns.empty()) {
+    for (std::uint32_t column = 0; column < m.cols; ++column) step[column] = keep_columns[column] != 0 ? 1 : 0;
+  }
+  csc.indptr.resize(static_cast<std::size_t>(m.cols) + 1);
+  std::uint64_t filled = 0;
+  for (std::uint32_t column = 0; column < m.cols; ++column) {
+    csc.indptr[column] = filled;
+    if (step[column] == 0) continue;
+    for (auto& cursor : cursors) {
+      const std::uint64_t count = cursor[column];
+      cursor[column] = filled;
+      filled += count;
+    }
+  }
+  csc.indptr[m.cols] = filled;
+  for (std::uint32_t column = 0; column < m.cols; ++column) {
+    if (step[column] != 0) continue;
+    for (std::size_t p = 0; p < parts; ++p) cursors[p][column] = filled + p * kEntriesPerCacheLine;
+  }
+  csc.entries.resize(filled + parts * kEntriesPerCacheLine);
+  parallel_for(parts, parts, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t p = begin; p < end; ++p) {
+      std::uint64_t* const cursor = cursors[p].data();
+      for (std::uint32_t r = first_row[p]; r < first_row[p + 1]; ++r) {
+        for (std::uint64_t i = m.indptr[r]; i < m.indptr[r + 1]; ++i) {
+          const std::uint32_t column = m.indices[i];
+          csc.entries[cursor[column]] = {r, m.values[i]};
+          cursor[column] += step[column];
+        }
+      }
+    }
+  });
+  csc.entries.resize(filled);
+  return csc;
+}
+
 CsrMatrix transpose(const CsrMatrix& m) {
+  const CscMatrix csc = to_csc(m);
   CsrMatrix t;
   t.rows = m.cols;
   t.cols = m.rows;
-  t.indptr.assign(static_cast<std::size_t>(t.rows) + 1, 0);
-  for (const std::uint32_t column : m.indices) ++t.indptr[column + 1];
-  for (std::uint32_t r = 0; r < t.rows; ++r) t.indptr[r + 1] += t.indptr[r];
-  t.indices.resize(m.nnz());
-  t.values.resize(m.nnz());
-  std::vector<std::uint64_t> next(t.indptr.begin(), t.indptr.end() - 1);
-  // Rows of m are visited in order, so each row of t receives increasing column indices.
-  for (std::uint32_t r = 0; r < m.rows; ++r) {
-    for (std::uint64_t p = m.indptr[r]; p < m.indptr[r + 1]; ++p) {
-      const std::uint64_t slot = next[m.indices[p]]++;
-      t.indices[slot] = r;
-      t.values[slot] = m.values[p];
-    }
+  t.indptr = csc.indptr;
+  t.indices.reserve(csc.nnz());
+  t.values.reserve(csc.nnz());
+  for (const auto& entry : csc.entries) {
+    t.indices.push_back(entry.row);
+    t.values.push_back(entry.value);
   }
   return t;
 }

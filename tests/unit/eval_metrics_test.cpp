@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -351,6 +352,135 @@ TEST(MetricsProperties, PerfectRankingScoresOne) {
       EXPECT_NEAR(values.at("P" + at), std::min<double>(static_cast<double>(relevant), k) / k, 1e-12) << query << at;
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// evaluate_ranked: what evaluate() gives for the same run as strings
+
+struct RankedCase {
+  data::Qrels qrels;
+  std::vector<std::string> doc_ids;
+  std::vector<std::string> query_ids;
+  std::vector<std::vector<sparse::Hit>> hits;  // trec_eval order, as InvertedIndex::search returns them
+};
+
+RankedCase random_ranked_case(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  RankedCase c;
+  std::uniform_int_distribution<int> coin(0, 9);
+  for (int d = 0; d < 150; ++d) c.doc_ids.push_back(coin(rng) == 0 ? numbered("Doc ", d) : numbered("d", d));
+  for (int q = 0; q < 60; ++q) c.query_ids.push_back(numbered("q", q));
+  // Some documents share an id with a query (BEIR drops them from that query's ranking).
+  for (int d = 0; d < 150; d += 13) c.doc_ids[static_cast<std::size_t>(d)] = numbered("q", d % 60);
+  std::uniform_int_distribution<std::size_t> doc(0, c.doc_ids.size() - 1);
+  std::uniform_int_distribution<int> grade(-1, 3);
+  std::uniform_int_distribution<int> judged(0, 8);
+  for (int q = 0; q < 60; ++q) {
+    if (q % 7 == 3) continue;  // in the run, not in the qrels
+    auto& judgements = c.qrels[c.query_ids[static_cast<std::size_t>(q)]];
+    const int n = judged(rng);
+    for (int j = 0; j < n; ++j) judgements[c.doc_ids[doc(rng)]] = grade(rng);
+    if (q % 5 == 0) judgements[numbered("ghost", q)] = 2;  // a document not in the corpus
+  }
+  for (int q = 0; q < 4; ++q) c.qrels[numbered("only-in-qrels", q)][c.doc_ids[doc(rng)]] = 1;
+
+  std::uniform_int_distribution<int> depth(0, 120);
+  std::uniform_int_distribution<int> score_bucket(0, 6);  // few distinct scores: many ties
+  for (int q = 0; q < 60; ++q) {
+    std::vector<std::uint32_t> rows(c.doc_ids.size());
+    for (std::uint32_t r = 0; r < rows.size(); ++r) rows[r] = r;
+    std::shuffle(rows.begin(), rows.end(), rng);
+    rows.resize(std::min<std::size_t>(rows.size(), static_cast<std::size_t>(depth(rng))));
+    auto& hits = c.hits.emplace_back();
+    for (const std::uint32_t row : rows) hits.push_back({row, static_cast<float>(score_bucket(rng)) * 0.5F});
+    std::sort(hits.begin(), hits.end(), [&](const sparse::Hit& a, const sparse::Hit& b) {
+      return a.score != b.score ? a.score > b.score : c.doc_ids[a.doc] > c.doc_ids[b.doc];
+    });
+  }
+  return c;
+}
+
+RunMap string_run(const RankedCase& c) {
+  RunMap run;
+  for (std::size_t q = 0; q < c.hits.size(); ++q) {
+    auto& docs = run[c.query_ids[q]];
+    for (const auto& hit : c.hits[q]) docs.push_back({c.doc_ids[hit.doc], static_cast<double>(hit.score)});
+  }
+  return run;
+}
+
+EvalResult evaluate_ranked_case(const RankedCase& c, const EvalOptions& options, std::size_t threads = 1) {
+  const std::vector<std::string_view> query_ids(c.query_ids.begin(), c.query_ids.end());
+  const std::vector<std::string_view> doc_ids(c.doc_ids.begin(), c.doc_ids.end());
+  return evaluate_ranked(c.qrels, query_ids, doc_ids, c.hits, options, threads);
+}
+
+TEST(EvaluateRanked, SameResultAsEvaluateOnTheStringRun) {
+  for (const std::uint32_t seed : {1U, 2U, 3U, 4U, 5U, 6U}) {
+    const RankedCase c = random_ranked_case(seed);
+    const RunMap run = string_run(c);
+    for (const auto& ks : {std::vector<int>{2, 10, 20, 100}, std::vector<int>{1, 3, 3, 50}}) {
+      for (const int level : {1, 2}) {
+        for (const bool ignore_identical_ids : {true, false}) {
+          SCOPED_TRACE(fmt::format("seed {}, k {}, level {}, ignore_identical_ids {}", seed, fmt::join(ks, ","),
+                                   level, ignore_identical_ids));
+          EvalOptions options = options_with_k(ks, level);
+          options.ignore_identical_ids = ignore_identical_ids;
+          const EvalResult expected = evaluate(c.qrels, run, options);
+          for (const std::size_t threads : {1U, 2U, 3U}) {
+            const EvalResult ranked = evaluate_ranked_case(c, options, threads);
+            EXPECT_EQ(ranked.evaluated_queries, expected.evaluated_queries) << threads << " threads";
+            EXPECT_EQ(ranked.run_queries_without_qrels, expected.run_queries_without_qrels) << threads << " threads";
+            EXPECT_EQ(ranked.qrels_queries_without_run, expected.qrels_queries_without_run) << threads << " threads";
+            EXPECT_EQ(ranked.identical_ids_dropped, expected.identical_ids_dropped) << threads << " threads";
+            // Exactly: the same arithmetic in the same order.
+            EXPECT_EQ(ranked.mean, expected.mean) << threads << " threads";
+            EXPECT_EQ(ranked.per_query, expected.per_query) << threads << " threads";
+          }
+          if (ignore_identical_ids) {
+            EXPECT_GT(expected.identical_ids_dropped, 0U);
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(EvaluateRanked, RefusesWhatEvaluateRefusesWithTheSameMessage) {
+  RankedCase c = random_ranked_case(9);
+  std::size_t q = 0;
+  while (c.hits[q].size() < 3 || !c.qrels.contains(c.query_ids[q])) ++q;
+  const auto message = [](const auto& run_evaluation) {
+    try {
+      run_evaluation();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+
+  RankedCase not_a_number = c;
+  not_a_number.hits[q][1].score = std::numeric_limits<float>::quiet_NaN();
+  const RunMap nan_run = string_run(not_a_number);
+  const std::string nan_message = message([&] { evaluate(c.qrels, nan_run, {}); });
+  EXPECT_THAT(nan_message, HasSubstr("NaN"));
+  EXPECT_EQ(message([&] { evaluate_ranked_case(not_a_number, {}); }), nan_message);
+
+  RankedCase duplicate = c;
+  duplicate.hits[q].push_back(duplicate.hits[q].front());
+  duplicate.hits[q].back().score = -1.0F;  // still in rank order
+  const RunMap duplicate_run = string_run(duplicate);
+  const std::string duplicate_message = message([&] { evaluate(c.qrels, duplicate_run, {}); });
+  EXPECT_THAT(duplicate_message, HasSubstr("more than once"));
+  EXPECT_EQ(message([&] { evaluate_ranked_case(duplicate, {}); }), duplicate_message);
+
+  RankedCase repeated_query = c;
+  repeated_query.query_ids.push_back(c.query_ids[q]);
+  repeated_query.hits.push_back(c.hits[q]);
+  for (const std::size_t threads : {1U, 2U}) {  // with 2, the repeats are evaluated by different threads
+    EXPECT_THAT(message([&] { evaluate_ranked_case(repeated_query, {}, threads); }), HasSubstr("twice"));
+  }
+  EXPECT_THROW(evaluate_ranked_case(c, options_with_k({0})), UsageError);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 #include <algorithm>
+#include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -61,6 +64,46 @@ TEST(CsrBuilder, SortsMergesDuplicatesAndDropsZeros) {
   EXPECT_EQ(m.indptr, (std::vector<std::uint64_t>{0, 2, 2}));
   EXPECT_EQ(m.indices, (std::vector<std::uint32_t>{2, 7}));
   EXPECT_EQ(m.values, (std::vector<float>{0.5F, 3.0F}));
+}
+
+TEST(CscMatrix, SameEntriesAsTransposeForAnyThreadCount) {
+  std::mt19937 rng(5);
+  // Enough non-zeros to be split between threads.
+  const CsrMatrix m = random_matrix(rng, 20000, 300, 20, false);
+  const CsrMatrix t = transpose(m);
+  for (const std::size_t threads : {1U, 2U, 3U}) {
+    const CscMatrix csc = to_csc(m, threads);
+    ASSERT_EQ(csc.indptr, t.indptr);
+    ASSERT_EQ(csc.nnz(), t.nnz());
+    for (std::size_t i = 0; i < csc.nnz(); ++i) {
+      ASSERT_EQ(csc.entries[i].row, t.indices[i]);
+      ASSERT_EQ(csc.entries[i].value, t.values[i]);
+    }
+  }
+}
+
+TEST(CscMatrix, ColumnsNotKeptComeOutEmpty) {
+  std::mt19937 rng(6);
+  const CsrMatrix m = random_matrix(rng, 20000, 300, 20, false);
+  std::vector<std::uint8_t> keep(m.cols, 0);
+  for (std::uint32_t c = 0; c < m.cols; c += 3) keep[c] = 1;
+  const CscMatrix all = to_csc(m);
+  for (const std::size_t threads : {1U, 2U}) {
+    const CscMatrix kept = to_csc(m, threads, keep);
+    for (std::uint32_t c = 0; c < m.cols; ++c) {
+      const auto column = kept.column(c);
+      if (keep[c] == 0) {
+        EXPECT_TRUE(column.empty()) << c;
+        continue;
+      }
+      const auto expected = all.column(c);
+      ASSERT_EQ(column.size(), expected.size()) << c;
+      for (std::size_t i = 0; i < column.size(); ++i) {
+        EXPECT_EQ(column[i].row, expected[i].row);
+        EXPECT_EQ(column[i].value, expected[i].value);
+      }
+    }
+  }
 }
 
 TEST(CsrMatrix, TransposeTwiceIsIdentity) {
@@ -152,6 +195,167 @@ TEST(InvertedIndex, TiesBrokenByDocIdDescendingAsStrcmp) {
   EXPECT_EQ(hits[2].doc, 2U);  // "B"
   EXPECT_EQ(hits[3].doc, 3U);  // score 0 comes last, even with the largest id
   EXPECT_EQ(hits[3].score, 0.0F);
+}
+
+// LIMIT's BM25 shape: terms [0, common_terms) are held by most documents (the first by all, with
+// small weights, as "like"), the others are rare. Weights come from a small set when ties are
+// wanted; `negative` makes some document weights negative (pruning must then step aside).
+struct LimitLikeCase {
+  std::uint32_t docs = 3000;
+  std::uint32_t vocab = 400;
+  std::uint32_t common_terms = 1;
+  std::uint32_t doc_rare_terms = 12;
+  std::uint32_t query_rare_terms_max = 3;
+  bool ties = true;
+  bool negative = false;
+  float common_weight_scale = 0.05F;  // the common terms' weights are small, as BM25's idf makes them
+};
+
+struct Collection {
+  CsrMatrix docs;
+  CsrMatrix queries;
+  std::vector<std::string> ids;
+};
+
+Collection limit_like(std::mt19937& rng, const LimitLikeCase& c, std::uint32_t queries) {
+  std::uniform_real_distribution<float> unit(0.0F, 1.0F);
+  std::uniform_int_distribution<int> small_value(1, 4);
+  std::uniform_int_distribution<std::uint32_t> rare_term(c.common_terms, c.vocab - 1);
+  // Rare terms are drawn with a skew, so that some are held by a few documents, some by many.
+  const auto skewed_rare_term = [&] {
+    const std::uint32_t span = c.vocab - c.common_terms;
+    return c.common_terms + static_cast<std::uint32_t>(static_cast<float>(span) * unit(rng) * unit(rng));
+  };
+  const auto value = [&] { return c.ties ? static_cast<float>(small_value(rng)) * 0.25F : 0.01F + unit(rng) * 3.0F; };
+  Collection out;
+  CsrBuilder docs(c.vocab);
+  std::vector<std::pair<std::uint32_t, float>> entries;
+  for (std::uint32_t d = 0; d < c.docs; ++d) {
+    entries.clear();
+    for (std::uint32_t t = 0; t < c.common_terms; ++t) {
+      // The first common term is in every document, the others in about 1/(t + 1) of them.
+      if (t == 0 || unit(rng) * static_cast<float>(t + 1) < 1.0F) {
+        entries.emplace_back(t, value() * c.common_weight_scale);
+      }
+    }
+    for (std::uint32_t i = 0; i < c.doc_rare_terms; ++i) entries.emplace_back(skewed_rare_term(), value());
+    if (c.negative && unit(rng) < 0.1F) entries.emplace_back(rare_term(rng), -value());
+    docs.add_row(entries);
+  }
+  out.docs = std::move(docs).finish();
+  CsrBuilder query_rows(c.vocab);
+  std::uniform_int_distribution<std::uint32_t> rare_count(0, c.query_rare_terms_max);
+  for (std::uint32_t q = 0; q < queries; ++q) {
+    entries.clear();
+    if (q % 17 != 16) {  // a few queries hold nothing at all
+      for (std::uint32_t t = 0; t < c.common_terms; ++t) {
+        if (t == 0 || unit(rng) < 0.5F) entries.emplace_back(t, 0.5F + unit(rng));
+      }
+      const std::uint32_t n = rare_count(rng);
+      for (std::uint32_t i = 0; i < n; ++i) {
+        entries.emplace_back(q % 3 == 0 ? rare_term(rng) : skewed_rare_term(), c.ties ? 1.0F : 0.5F + unit(rng));
+      }
+    }
+    query_rows.add_row(entries);
+  }
+  out.queries = std::move(query_rows).finish();
+  out.ids = random_ids(rng, c.docs);
+  return out;
+}
+
+// brute_force_search without the excluded documents (it knows no exclusion).
+std::vector<std::vector<Hit>> brute_force_excluding(const Collection& c, std::size_t k,
+                                                    const std::vector<std::optional<std::uint32_t>>& exclude) {
+  auto reference = brute_force_search(c.docs, c.ids, c.queries, k + 1);
+  for (std::size_t q = 0; q < reference.size(); ++q) {
+    auto& hits = reference[q];
+    if (exclude[q]) std::erase_if(hits, [&](const Hit& hit) { return hit.doc == *exclude[q]; });
+    hits.resize(std::min(hits.size(), k));
+  }
+  return reference;
+}
+
+void expect_same_as_brute_force(const Collection& c, std::size_t k, std::uint32_t seed) {
+  // Every fifth query excludes a document that would rank high (BEIR's ignore_identical_ids).
+  const auto unexcluded = brute_force_search(c.docs, c.ids, c.queries, 3);
+  std::vector<std::optional<std::uint32_t>> exclude(c.queries.rows);
+  for (std::uint32_t q = 0; q < c.queries.rows; q += 5) {
+    if (!unexcluded[q].empty()) exclude[q] = unexcluded[q][q % unexcluded[q].size()].doc;
+  }
+  const auto reference = brute_force_excluding(c, k, exclude);
+  std::vector<std::string_view> id_views(c.ids.begin(), c.ids.end());
+  const InvertedIndex full(c.docs, c.ids, 2);
+  const InvertedIndex for_these_queries(c.docs, id_views, c.queries, 2);
+  for (const InvertedIndex* index : {&full, &for_these_queries}) {
+    for (const std::size_t threads : {1U, 2U, 3U}) {
+      const auto fast = index->search(c.queries, k, threads, &exclude);
+      ASSERT_EQ(fast.size(), reference.size());
+      for (std::size_t q = 0; q < fast.size(); ++q) {
+        SCOPED_TRACE("seed " + std::to_string(seed) + ", query " + std::to_string(q) + ", threads " +
+                     std::to_string(threads) + (index == &full ? ", full index" : ", query terms only"));
+        expect_same_hits(fast[q], reference[q]);
+      }
+    }
+  }
+}
+
+struct PrunedCase {
+  const char* name;
+  LimitLikeCase shape;
+  std::size_t k;
+};
+
+class PrunedSearchVersusBruteForce : public ::testing::TestWithParam<PrunedCase> {};
+
+TEST_P(PrunedSearchVersusBruteForce, SameTopKInSameOrder) {
+  const PrunedCase& c = GetParam();
+  for (std::uint32_t seed = 1; seed <= 3; ++seed) {
+    std::mt19937 rng(seed * 7919 + static_cast<std::uint32_t>(c.k));
+    const Collection collection = limit_like(rng, c.shape, 120);
+    expect_same_as_brute_force(collection, c.k, seed);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LimitLike, PrunedSearchVersusBruteForce,
+    ::testing::Values(
+        // One term in every document, heavy ties: rare terms settle some queries, the others
+        // fill up from the common term's documents by value.
+        PrunedCase{"one_common_term_ties", {}, 100},
+        PrunedCase{"one_common_term_real_values", {.ties = false}, 100},
+        PrunedCase{"small_k", {}, 3},
+        // k above what the rare terms find, and above the corpus size.
+        PrunedCase{"k_above_rare_matches", {.doc_rare_terms = 2}, 300},
+        PrunedCase{"k_above_corpus", {.docs = 300, .doc_rare_terms = 4}, 500},
+        // Several common terms (the threshold algorithm walks several lists).
+        PrunedCase{"three_common_terms", {.common_terms = 3}, 100},
+        PrunedCase{"three_common_terms_real_values", {.common_terms = 3, .ties = false}, 50},
+        // Common terms weighing as much as rare ones: the bounds rarely settle the top k.
+        PrunedCase{"heavy_common_terms", {.common_terms = 2, .common_weight_scale = 3.0F}, 100},
+        // Negative weights: no pruning, same results.
+        PrunedCase{"negative_values", {.common_terms = 2, .negative = true}, 100}),
+    [](const ::testing::TestParamInfo<PrunedCase>& info) { return std::string(info.param.name); });
+
+TEST(InvertedIndex, NegativeQueryWeightsAreNotPruned) {
+  std::mt19937 rng(77);
+  Collection c = limit_like(rng, {}, 60);
+  for (float& weight : c.queries.values) {
+    if (std::uniform_int_distribution<int>(0, 3)(rng) == 0) weight = -weight;
+  }
+  expect_same_as_brute_force(c, 100, 77);
+}
+
+TEST(InvertedIndex, IndexOfQueryTermsRefusesOtherQueries) {
+  std::mt19937 rng(3);
+  const Collection c = limit_like(rng, {}, 10);
+  const std::vector<std::string_view> ids(c.ids.begin(), c.ids.end());
+  CsrBuilder only_common(c.docs.cols);
+  const std::vector<std::pair<std::uint32_t, float>> like{{0U, 1.0F}};
+  only_common.add_row(like);
+  const CsrMatrix common_query = std::move(only_common).finish();
+  const InvertedIndex index(c.docs, ids, common_query);
+  EXPECT_NO_THROW((void)index.search(common_query, 10));
+  EXPECT_THROW((void)index.search(c.queries, 10), std::invalid_argument);
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 
 #include <cstddef>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "limit_eval/data/dataset.hpp"
+#include "limit_eval/sparse/retrieval.hpp"
 
 namespace limit_eval::eval {
 
@@ -53,6 +55,17 @@ struct EvalResult {
 // Throws UsageError for k <= 0 or relevance_level < 1 (pytrec_eval rejects it too), and Error for
 // a NaN score or a doc id retrieved twice for one query (a dict in pytrec_eval, so impossible there).
 EvalResult evaluate(const data::Qrels& qrels, const Run& run, const EvalOptions& options = {});
+
+// evaluate() of retrieval output as InvertedIndex::search returns it, without a string-keyed Run:
+// hits[q] are the documents retrieved for query_ids[q], as rows of doc_ids, already in trec_eval
+// rank order (score descending, ties by doc id descending). The result, counts included, equals
+// evaluate() of the Run {query_ids[q]: [(doc_ids[hit.doc], hit.score), ...]}, and so do the
+// errors (when several queries are invalid, any one of them may be reported). The ids must be
+// distinct, as a corpus's and a Run's keys are (Error when two evaluated query ids are not).
+// Queries are evaluated by up to `threads` threads (0 = all hardware threads).
+EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string_view> query_ids,
+                           std::span<const std::string_view> doc_ids, const std::vector<std::vector<sparse::Hit>>& hits,
+                           const EvalOptions& options = {}, std::size_t threads = 1);
 
 // trec_eval's rank order (form_res_rels): higher score first, equal scores by doc id descending in
 // strcmp (unsigned byte) order. A strict weak order for scores that are not NaN.

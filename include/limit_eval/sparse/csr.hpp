@@ -43,7 +43,32 @@ class CsrBuilder {
   std::vector<std::pair<std::uint32_t, float>> scratch_;
 };
 
-// Transpose (CSR of the transpose), used to build the inverted index.
+// Column-major compressed sparse matrix, each entry's row and value side by side (the inverted
+// index's postings: reading one brings the other). Column c holds entries[indptr[c],
+// indptr[c + 1]), rows strictly increasing, no value zero.
+struct CscMatrix {
+  struct Entry {
+    std::uint32_t row = 0;
+    float value = 0.0F;
+  };
+  std::uint32_t rows = 0;
+  std::uint32_t cols = 0;
+  std::vector<std::uint64_t> indptr{0};  // cols + 1 entries
+  std::vector<Entry> entries;
+
+  [[nodiscard]] std::size_t nnz() const { return entries.size(); }
+  [[nodiscard]] std::span<const Entry> column(std::uint32_t c) const {
+    return {entries.data() + indptr[c], entries.data() + indptr[c + 1]};
+  }
+};
+
+// The same matrix in column-major form. Large matrices are converted by up to `threads` threads
+// (0 = all hardware threads), each over its own range of rows; the result does not depend on
+// the thread count. keep_columns, when not empty, flags (non-zero) the columns to keep, one entry
+// per column: the others come out empty.
+CscMatrix to_csc(const CsrMatrix& m, std::size_t threads = 1, std::span<const std::uint8_t> keep_columns = {});
+
+// Transpose (CSR of the transpose).
 CsrMatrix transpose(const CsrMatrix& m);
 
 }  // namespace limit_eval::sparse
