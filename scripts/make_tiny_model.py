@@ -4,7 +4,7 @@
 Usage:
     make_tiny_model.py --arch bert|distilbert --activation relu|log1p_relu --output DIR
                        [--seed 0] [--layers 2] [--hidden 64] [--heads 2] [--intermediate 128]
-                       [--max-seq-length 512] [--idf PATH|random] [--vocab PATH]
+                       [--max-seq-length 512] [--idf PATH|random|auto] [--vocab PATH]
                        [--token-positive-fraction 3e-4] [--force]
 
 The result is a sentence-transformers 5.1 ``SparseEncoder`` saved with ``model.save(DIR)``
@@ -20,7 +20,8 @@ The result is a sentence-transformers 5.1 ``SparseEncoder`` saved with ``model.s
 The tokenizer is a BertTokenizerFast (DistilBertTokenizerFast for distilbert) over the real
 bert-base-uncased vocabulary (30522 tokens), lower-casing, model_max_length 512. The query
 weights come from an OpenSearch ``idf.json`` table through ``SparseStaticEmbedding.from_json``
-(tokens missing from the table weigh 0), or from seeded random numbers with ``--idf random``.
+(tokens missing from the table weigh 0), or from seeded random numbers with ``--idf random``
+(the default ``auto`` takes ``../shared/reference/opensearch-idf.json`` when it exists, else random).
 
 Weights. Everything is drawn from ``torch.manual_seed(seed)`` (deterministic on CPU), with
 ``initializer_range`` 0.1, then three deliberate adjustments so that the document vectors look
@@ -82,8 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--intermediate", type=int, default=128)
     parser.add_argument("--max-seq-length", type=int, default=512,
                         help="the document encoder's max_seq_length (position embeddings: max(512, this))")
-    parser.add_argument("--idf", default=str(DEFAULT_IDF),
-                        help="OpenSearch idf.json (token -> weight) for the query weights, or 'random'")
+    parser.add_argument("--idf", default="auto",
+                        help=f"OpenSearch idf.json (token -> weight) for the query weights, 'random', or 'auto' "
+                             f"(default: {DEFAULT_IDF} when that file exists, else random)")
     parser.add_argument("--vocab", type=Path, default=None,
                         help=f"WordPiece vocab (default {DEFAULT_VOCAB}, else {SHARED_VOCAB})")
     parser.add_argument("--token-positive-fraction", type=float, default=3e-4,
@@ -181,14 +183,19 @@ def query_weights(args: argparse.Namespace, tokenizer, scratch: Path):
     import torch
     from sentence_transformers.sparse_encoder.models import SparseStaticEmbedding
 
-    if args.idf == "random":
+    idf = args.idf
+    if idf == "auto":
+        idf = str(DEFAULT_IDF) if DEFAULT_IDF.is_file() else "random"
+        if idf == "random":
+            print(f"make_tiny_model.py: {DEFAULT_IDF} not found: seeded random query weights", file=sys.stderr)
+    if idf == "random":
         generator = torch.Generator().manual_seed(args.seed + 2)
         weights = torch.rand(VOCAB_SIZE, generator=generator) * 12.0 + 0.5
         vocab = tokenizer.convert_ids_to_tokens(list(range(VOCAB_SIZE)))
         idf_path = scratch / "idf.json"
         idf_path.write_text(json.dumps({token: float(w) for token, w in zip(vocab, weights.tolist())}))
     else:
-        idf_path = Path(args.idf)
+        idf_path = Path(idf)
         if not idf_path.is_file():
             raise UsageError(f"IDF table not found: {idf_path} (pass --idf PATH or --idf random)")
     try:
