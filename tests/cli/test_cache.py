@@ -20,19 +20,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
 from tiny_models import tiny_model  # noqa: E402
 
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 LIMIT_SMALL = SOURCE / "data" / "limit-small"
 CHUNK_DOCUMENTS = 2048  # kCacheChunkDocuments
-
-
-@pytest.fixture(scope="module")
-def binary() -> Path:
-    value = os.environ.get("LIMIT_EVAL_BIN")
-    if not value:
-        pytest.skip("LIMIT_EVAL_BIN is not set (CTest sets it to the built limit-eval)")
-    return Path(value)
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,14 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
 
 EXIT_USAGE = 2
 EXIT_IO = 4
@@ -24,16 +28,6 @@ GOLDEN_SHA256 = {
     "queries.jsonl": "3ede080676aedde17c5c742dfb0a755f58e5855dcd75d9bef1fd5406ff0900bf",
     "qrels.jsonl": "a647ab79367ebd747e78cee2e011a1b45da8c617953f9a8e6896638f74df58f7",
 }
-
-
-@pytest.fixture(scope="module")
-def binary() -> Path:
-    value = os.environ.get("LIMIT_EVAL_BIN")
-    if not value:
-        pytest.skip("LIMIT_EVAL_BIN is not set (CTest sets it to the built limit-eval)")
-    path = Path(value)
-    assert path.is_file(), f"LIMIT_EVAL_BIN={path} does not exist: build the limit-eval target first"
-    return path
 
 
 def generate(binary: Path, output: Path, *arguments: str) -> subprocess.CompletedProcess:

@@ -9,23 +9,17 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
+
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 SCRIPT = SOURCE / "scripts" / "run_experiments.sh"
 NEURAL = ["v1", "v2-distill", "v3-distill", "v3-gte"]
-
-
-@pytest.fixture(scope="module")
-def binary() -> Path:
-    value = os.environ.get("LIMIT_EVAL_BIN")
-    if not value:
-        pytest.skip("LIMIT_EVAL_BIN is not set (CTest sets it to the built limit-eval)")
-    path = Path(value).resolve()  # the sweep runs in another folder
-    assert path.is_file(), f"LIMIT_EVAL_BIN={path} does not exist: build the limit-eval target first"
-    return path
 
 
 @pytest.fixture()

@@ -16,11 +16,15 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
 
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 FIXTURE = SOURCE / "tests" / "fixtures" / "report"
@@ -29,16 +33,6 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 METRICS = ["NDCG@10", "Recall@2", "Recall@10", "Recall@20", "Recall@100"]
 EXIT_DATA = 3
 EXIT_IO = 4
-
-
-@pytest.fixture(scope="module")
-def binary() -> Path:
-    value = os.environ.get("LIMIT_EVAL_BIN")
-    if not value:
-        pytest.skip("LIMIT_EVAL_BIN is not set (CTest sets it to the built limit-eval)")
-    path = Path(value)
-    assert path.is_file(), f"LIMIT_EVAL_BIN={path} does not exist: build the limit-eval target first"
-    return path
 
 
 def run_report(binary: Path, results: Path, output: Path) -> subprocess.CompletedProcess:
