@@ -321,6 +321,9 @@ def build_wrapper(mlm_module, output: str):
             self.auto_model = auto_model
             self.with_token_type_ids = with_token_type_ids
             self.with_return_dict = with_return_dict
+            # Its dtype is the one the model runs in (limit-eval casts floating buffers with the
+            # parameters): the graph's dtype-dependent constants read it (follow_model_dtype).
+            self.register_buffer("dtype_anchor", torch.zeros(()))
             if decoder is not None:
                 # detach() shares the storage (tied to the word embeddings): saved once.
                 self.register_buffer("decoder_weight", decoder.weight.detach())
@@ -373,19 +376,186 @@ def make_batch(lengths: list[int], width: int, vocab_size: int, ids: dict[str, i
     return batch, mask
 
 
+@contextlib.contextmanager
+def identifier_module_names(model):
+    """Within the block, the classes of model's submodules live in modules whose dotted names are
+    Python identifiers. Custom code that transformers 4.x loads from a folder or a hub repository
+    lives in a module named after it (``transformers_modules.Alibaba-NLP.new-impl.<sha>.modeling``);
+    TorchScript saves such a class name but cannot load it back ("Found character '45' in string")."""
+    import re
+
+    def identifier(part: str) -> str:
+        part = re.sub(r"\W", "_", part)
+        return part if part.isidentifier() else "_" + part
+
+    renamed = {}
+    for module in model.modules():
+        cls = type(module)
+        if cls not in renamed and not all(part.isidentifier() for part in cls.__module__.split(".")):
+            renamed[cls] = cls.__module__
+            cls.__module__ = ".".join(identifier(part) for part in cls.__module__.split("."))
+    try:
+        yield
+    finally:
+        for cls, name in renamed.items():
+            cls.__module__ = name
+
+
 def trace_document_encoder(wrapper, found_decoder, ids: dict[str, int], vocab_size: int):
+    import copy
+
     import torch
 
     generator = torch.Generator().manual_seed(1234)
     example = make_batch([13, 9], 13, vocab_size, ids, generator)
-    with torch.no_grad(), decoder_detached(wrapper.auto_model, found_decoder), \
-            warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        traced = torch.jit.trace(wrapper, example, strict=False, check_trace=False)
+
+    def trace(module, decoder):
+        with torch.no_grad(), decoder_detached(module.auto_model, decoder), identifier_module_names(module), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            return torch.jit.trace(module, example, strict=False, check_trace=False), caught
+
+    traced, caught = trace(wrapper, found_decoder)
     notes = sorted({str(w.message).splitlines()[0] for w in caught if issubclass(w.category, torch.jit.TracerWarning)})
     for note in notes:
         log(f"tracer warning: {note}")
+    # The same code traced in float64 shows which dtype constants follow the model's dtype.
+    wide = copy.deepcopy(wrapper).double()
+    traced_wide, _ = trace(wide, find_decoder(wide.auto_model) if found_decoder else None)
+    followed = follow_model_dtype(traced, traced_wide)
+    del wide, traced_wide
+    if followed:
+        log(f"{followed} constant dtype(s) of the trace now follow the model's dtype")
+    replaced = follow_input_device(traced)
+    if replaced:
+        log(f"{replaced} constant device(s) of the trace now follow the input's device")
     return traced, len(notes)
+
+
+FLOAT32, FLOAT64 = 6, 7  # c10::ScalarType numbers as TorchScript constants hold them
+
+
+def graph_nodes(block) -> list:
+    """Every node of a graph or block, nested blocks included, in order."""
+    nodes = []
+    for node in block.nodes():
+        nodes.append(node)
+        for sub_block in node.blocks():
+            nodes.extend(graph_nodes(sub_block))
+    return nodes
+
+
+def follow_model_dtype(traced, traced_wide) -> int:
+    """Makes the float32 trace's dtype-dependent constants follow the dtype the model runs in.
+
+    A trace records ``x.to(hidden.dtype)``, ``torch.zeros(..., dtype=hidden.dtype)`` and
+    ``torch.finfo(dtype).min`` as constants of the float32 trace; run in bf16/fp16 the graph would
+    cast back to float32 and fail or lose speed. ``traced_wide`` is the same code traced in float64:
+    a dtype constant that is float32 there and float64 here follows the model's dtype, and becomes
+    ``self.dtype_anchor.dtype`` (a 0-dim buffer that limit-eval casts with the other floating
+    buffers); one that is float32 in both (``softmax(..., dtype=torch.float32)``) stays. The most
+    negative float32 that masks take as "minus infinity" becomes -65504 (fp16's, exact in bf16 and
+    fp32 too: softmax gives those positions exactly 0 either way). Returns the number of inputs changed.
+    """
+    import torch
+
+    graph, wide = traced.graph, traced_wide.graph
+    torch._C._jit_pass_inline(graph)
+    torch._C._jit_pass_inline(wide)
+    nodes, wide_nodes = graph_nodes(graph), graph_nodes(wide)
+    if [n.kind() for n in nodes] != [n.kind() for n in wide_nodes]:
+        raise CheckError("the float64 trace of the document encoder has another graph than the float32 one: "
+                         "cannot tell which dtypes follow the model")
+    dtype_uses, minimum_uses = [], []
+    float32_min = float(torch.finfo(torch.float32).min)
+    for node, wide_node in zip(nodes, wide_nodes):
+        for index, (value, wide_value) in enumerate(zip(node.inputs(), wide_node.inputs())):
+            producer, wide_producer = value.node(), wide_value.node()
+            if producer.kind() != "prim::Constant" or wide_producer.kind() != "prim::Constant":
+                continue
+            if not producer.hasAttribute("value") or not wide_producer.hasAttribute("value"):
+                continue
+            kind = value.type().kind()
+            if kind == "IntType" and producer.i("value") == FLOAT32 and wide_producer.i("value") == FLOAT64:
+                dtype_uses.append((node, index))
+            elif kind == "FloatType" and producer.f("value") == float32_min and \
+                    wide_producer.f("value") != float32_min:
+                minimum_uses.append((node, index))
+    if not dtype_uses and not minimum_uses:
+        return 0
+    first = next(iter(graph.nodes()))
+    if dtype_uses:
+        anchor = graph.create("prim::GetAttr", [list(graph.inputs())[0]])
+        anchor.s_("name", "dtype_anchor")
+        anchor.output().setType(torch._C.TensorType.get())
+        anchor.insertBefore(first)
+        dtype = graph.create("prim::dtype", [anchor.output()])
+        dtype.output().setType(torch._C.IntType.get())
+        dtype.insertAfter(anchor)
+        for node, index in dtype_uses:
+            node.replaceInput(index, dtype.output())
+    if minimum_uses:
+        minimum = graph.insertConstant(float(torch.finfo(torch.float16).min))
+        minimum.node().moveBefore(first)
+        for node, index in minimum_uses:
+            node.replaceInput(index, minimum)
+    torch._C._jit_pass_dce(graph)
+    return len(dtype_uses) + len(minimum_uses)
+
+
+def follow_input_device(traced) -> int:
+    """Makes the traced graph create its tensors on the device of its inputs.
+
+    Tracing on the CPU records every ``device=x.device`` it meets as the constant "cpu" (transformers'
+    attention-mask code does ``mask.to(device)`` and ``torch.arange(n, device=device)``): on a GPU
+    those tensors would be made on the CPU. The graph is inlined (submodules' code into forward) and
+    each constant device is replaced by ``input_ids.device``. Returns how many uses were replaced.
+    """
+    import torch
+
+    graph = traced.graph
+    torch._C._jit_pass_inline(graph)
+    input_ids = list(graph.inputs())[1]
+    device = None
+    replaced = 0
+
+    def visit(block) -> None:
+        nonlocal device, replaced
+        for node in block.nodes():
+            for sub_block in node.blocks():
+                visit(sub_block)
+            for index, value in enumerate(list(node.inputs())):
+                producer = value.node()
+                if producer.kind() != "prim::Constant" or value.type().kind() != "DeviceObjType":
+                    continue
+                if device is None:
+                    device_node = graph.create("prim::device", [input_ids])
+                    device_node.output().setType(torch._C.DeviceObjType.get())
+                    device_node.insertBefore(next(iter(graph.nodes())))
+                    device = device_node.output()
+                node.replaceInput(index, device)
+                replaced += 1
+
+    visit(graph)
+    torch._C._jit_pass_dce(graph)
+    return replaced
+
+
+def constant_devices(module) -> list[str]:
+    """Nodes of a TorchScript module's (inlined) graph that take a constant device: what
+    follow_input_device removes. Used by the export check and the tests."""
+    found = []
+
+    def visit(block) -> None:
+        for node in block.nodes():
+            for sub_block in node.blocks():
+                visit(sub_block)
+            for value in node.inputs():
+                if value.node().kind() == "prim::Constant" and value.type().kind() == "DeviceObjType":
+                    found.append(f"{node.kind()} ({node.sourceRange().splitlines()[0] if node.sourceRange() else '?'})")
+
+    visit(module.inlined_graph)
+    return found
 
 
 def eager_logits(mlm_module, input_ids, attention_mask, with_token_type_ids: bool):
@@ -672,6 +842,10 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
                                 .abs()[mask.bool()].max())
         if not (reload_diff <= args.check_tolerance):
             raise CheckError(f"the saved TorchScript file reloads to a module that differs by {reload_diff:.3g}")
+        pinned = constant_devices(reloaded)
+        if pinned:
+            raise CheckError(f"the saved module still creates tensors on a fixed device ({len(pinned)} place(s), "
+                             f"e.g. {pinned[0]}): it would fail on another device")
         check["cases"].append({"kind": "saved_and_reloaded", "batch_size": 2, "max_length": reload_len,
                                "max_abs_diff": reload_diff})
 

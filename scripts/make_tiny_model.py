@@ -2,9 +2,10 @@
 """Build a tiny random-weight OpenSearch-style inference-free sparse encoder.
 
 Usage:
-    make_tiny_model.py --arch bert|distilbert --activation relu|log1p_relu --output DIR
+    make_tiny_model.py --arch bert|distilbert|gte --activation relu|log1p_relu --output DIR
                        [--seed 0] [--layers 2] [--hidden 64] [--heads 2] [--intermediate 128]
                        [--max-seq-length 512] [--idf PATH|random|auto] [--vocab PATH]
+                       [--mlm-vocab-size N] [--gte-code DIR] [--initializer-range 0.1]
                        [--token-positive-fraction 3e-4] [--force]
 
 The result is a sentence-transformers 5.1 ``SparseEncoder`` saved with ``model.save(DIR)``
@@ -13,9 +14,18 @@ The result is a sentence-transformers 5.1 ``SparseEncoder`` saved with ``model.s
 
     SparseEncoder(modules=[Router.for_query_document(
         query_modules=[SparseStaticEmbedding(tokenizer, weight=idf, frozen=True)],
-        document_modules=[MLMTransformer(<BertForMaskedLM|DistilBertForMaskedLM>),
+        document_modules=[MLMTransformer(<BertForMaskedLM|DistilBertForMaskedLM|NewForMaskedLM>),
                           SpladePooling(pooling_strategy="max", activation_function=ACT)])],
         similarity_fn_name="dot")
+
+``--arch gte`` builds GTE's ``NewForMaskedLM`` (the architecture of v3-gte) from the GTE code in
+``--gte-code`` (default ``../shared/third_party/gte-new-impl``), which is copied into the model's
+folder and loaded with ``trust_remote_code``; its saved ``config.json`` is set the way the published
+GTE v1.5 configs are (``auto_map`` onto that code, rope with NTK scaling factor 2 and theta 500000,
+``max_position_embeddings`` 8192, ``type_vocab_size`` 0, ``unpad_inputs`` and
+``use_memory_efficient_attention`` true, ``vocab_size`` 30528 over the 30522-token tokenizer), so
+loading it needs the registry's v3-gte options (``config_kwargs`` unpad_inputs/use_memory_efficient_
+attention false: xformers is not installed).
 
 The tokenizer is a BertTokenizerFast (DistilBertTokenizerFast for distilbert) over the real
 bert-base-uncased vocabulary (30522 tokens), lower-casing, model_max_length 512. The query
@@ -24,7 +34,7 @@ weights come from an OpenSearch ``idf.json`` table through ``SparseStaticEmbeddi
 (the default ``auto`` takes ``../shared/reference/opensearch-idf.json`` when it exists, else random).
 
 Weights. Everything is drawn from ``torch.manual_seed(seed)`` (deterministic on CPU), with
-``initializer_range`` 0.1, then three deliberate adjustments so that the document vectors look
+``initializer_range`` 0.1 (``--initializer-range``), then three deliberate adjustments so that the document vectors look
 like a real SPLADE model's instead of noise (a plain random MLM head gives logits symmetric
 around 0, so after relu + max over ~100 tokens nearly every vocabulary entry is positive):
 
@@ -56,7 +66,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VOCAB = ROOT / "tests" / "fixtures" / "bert-base-uncased-vocab.txt"
 SHARED_VOCAB = ROOT.parent / "shared" / "vocab" / "bert-base-uncased-vocab.txt"
 DEFAULT_IDF = ROOT.parent / "shared" / "reference" / "opensearch-idf.json"
+DEFAULT_GTE_CODE = ROOT.parent / "shared" / "third_party" / "gte-new-impl"
 VOCAB_SIZE = 30522
+GTE_VOCAB_SIZE = 30528  # what GTE's own configs say for the 30522-token bert-base-uncased vocabulary
+# The published GTE v1.5 config values that the saved config.json carries (see the docstring).
+GTE_PUBLISHED_CONFIG = {"max_position_embeddings": 8192, "type_vocab_size": 0, "position_embedding_type": "rope",
+                        "rope_theta": 500000.0, "rope_scaling": {"factor": 2.0, "type": "ntk"},
+                        "layer_norm_type": "layer_norm", "pack_qkv": True, "unpad_inputs": True,
+                        "use_memory_efficient_attention": True, "logn_attention_scale": False,
+                        "logn_attention_clip1": False}
 
 EMBEDDING_SCALE = 3.0
 HEAD_TRANSFORM_GAIN = 0.5
@@ -73,7 +91,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Build a tiny random-weight OpenSearch-style inference-free SparseEncoder.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--arch", required=True, choices=["bert", "distilbert"])
+    parser.add_argument("--arch", required=True, choices=["bert", "distilbert", "gte"])
     parser.add_argument("--activation", required=True, choices=["relu", "log1p_relu"])
     parser.add_argument("--output", required=True, type=Path, help="folder to write (must not exist unless --force)")
     parser.add_argument("--seed", type=int, default=0)
@@ -88,6 +106,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              f"(default: {DEFAULT_IDF} when that file exists, else random)")
     parser.add_argument("--vocab", type=Path, default=None,
                         help=f"WordPiece vocab (default {DEFAULT_VOCAB}, else {SHARED_VOCAB})")
+    parser.add_argument("--mlm-vocab-size", type=int, default=None,
+                        help=f"the MLM's vocabulary (logits) size; default {VOCAB_SIZE}, {GTE_VOCAB_SIZE} for gte as "
+                             f"GTE's configs say; must be at least the tokenizer's {VOCAB_SIZE}")
+    parser.add_argument("--gte-code", type=Path, default=DEFAULT_GTE_CODE,
+                        help="folder holding GTE's configuration.py and modeling.py (for --arch gte)")
+    parser.add_argument("--initializer-range", type=float, default=INITIALIZER_RANGE,
+                        help="std of the random weights; large enough in tiny models for context to matter, but "
+                             "deep wide models (base size) need the real models' 0.02 to stay well-conditioned "
+                             "(at 0.1 a 12-layer GTE-base's logits change by half their scale with the padding)")
     parser.add_argument("--token-positive-fraction", type=float, default=3e-4,
                         help="fraction of per-token MLM logits made positive by the decoder bias")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
@@ -99,6 +126,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--hidden ({args.hidden}) must be a multiple of --heads ({args.heads})")
     if not 0.0 < args.token_positive_fraction < 1.0:
         parser.error("--token-positive-fraction must be in (0, 1)")
+    if args.mlm_vocab_size is None:
+        args.mlm_vocab_size = GTE_VOCAB_SIZE if args.arch == "gte" else VOCAB_SIZE
+    if args.mlm_vocab_size < VOCAB_SIZE:
+        parser.error(f"--mlm-vocab-size must be at least the tokenizer's {VOCAB_SIZE}")
     return args
 
 
@@ -113,8 +144,18 @@ def resolve_vocab(path: Path | None) -> Path:
 def build_tokenizer(arch: str, vocab: Path):
     from transformers import BertTokenizerFast, DistilBertTokenizerFast
 
-    cls = BertTokenizerFast if arch == "bert" else DistilBertTokenizerFast
-    tokenizer = cls(vocab_file=str(vocab), do_lower_case=True, model_max_length=512)
+    import inspect
+
+    cls = DistilBertTokenizerFast if arch == "distilbert" else BertTokenizerFast
+    if "vocab" in inspect.signature(cls.__init__).parameters:
+        # transformers 5 builds WordPiece tokenizers from a token -> id mapping.
+        tokens = vocab.read_text(encoding="utf-8").split("\n")
+        if tokens and tokens[-1] == "":
+            tokens.pop()
+        tokenizer = cls(vocab={token: index for index, token in enumerate(tokens)}, do_lower_case=True,
+                        model_max_length=512)
+    else:
+        tokenizer = cls(vocab_file=str(vocab), do_lower_case=True, model_max_length=512)
     if len(tokenizer) != VOCAB_SIZE:
         raise UsageError(f"{vocab}: expected the {VOCAB_SIZE}-token bert-base-uncased vocabulary, got {len(tokenizer)}")
     return tokenizer
@@ -126,25 +167,34 @@ def build_mlm(args: argparse.Namespace):
 
     positions = max(512, args.max_seq_length)
     torch.manual_seed(args.seed)
-    if args.arch == "bert":
-        config = BertConfig(vocab_size=VOCAB_SIZE, hidden_size=args.hidden, num_hidden_layers=args.layers,
+    if args.arch == "gte":
+        model = build_gte(args)
+        embeddings = model.new.embeddings.word_embeddings
+        transform = model.lm_head.dense
+        bias = model.lm_head.decoder.bias
+    elif args.arch == "bert":
+        config = BertConfig(vocab_size=args.mlm_vocab_size, hidden_size=args.hidden, num_hidden_layers=args.layers,
                             num_attention_heads=args.heads, intermediate_size=args.intermediate,
-                            max_position_embeddings=positions, initializer_range=INITIALIZER_RANGE,
+                            max_position_embeddings=positions, initializer_range=args.initializer_range,
                             pad_token_id=0)
         model = BertForMaskedLM(config)
         embeddings = model.bert.embeddings.word_embeddings
         transform = model.cls.predictions.transform.dense
         bias = model.cls.predictions.decoder.bias
     else:
-        config = DistilBertConfig(vocab_size=VOCAB_SIZE, dim=args.hidden, n_layers=args.layers, n_heads=args.heads,
+        config = DistilBertConfig(vocab_size=args.mlm_vocab_size, dim=args.hidden, n_layers=args.layers, n_heads=args.heads,
                                   hidden_dim=args.intermediate, max_position_embeddings=positions,
-                                  initializer_range=INITIALIZER_RANGE, pad_token_id=0)
+                                  initializer_range=args.initializer_range, pad_token_id=0)
         model = DistilBertForMaskedLM(config)
         embeddings = model.distilbert.embeddings.word_embeddings
         transform = model.vocab_transform
         bias = model.vocab_projector.bias
     model.eval()
     decoder = model.get_output_embeddings()
+    if decoder.weight.data_ptr() != embeddings.weight.data_ptr() and args.arch == "gte":
+        # GTE's code declares its tied weights in transformers 4's form (a list), which transformers 5
+        # no longer reads: tie them by hand, as the published checkpoints are.
+        decoder.weight = embeddings.weight
     if decoder.weight.data_ptr() != embeddings.weight.data_ptr():
         raise RuntimeError("expected the MLM decoder to be tied to the word embeddings")
 
@@ -153,9 +203,58 @@ def build_mlm(args: argparse.Namespace):
         embeddings.weight.mul_(EMBEDDING_SCALE)
         transform.weight.copy_(torch.eye(args.hidden) * HEAD_TRANSFORM_GAIN)
         transform.bias.zero_()
-        bias.copy_(torch.randn(VOCAB_SIZE, generator=generator) * BIAS_JITTER_STD)
+        bias.copy_(torch.randn(args.mlm_vocab_size, generator=generator) * BIAS_JITTER_STD)
         bias.sub_(calibration_threshold(model, args, generator))
     return model
+
+
+def gte_code_files(code: Path) -> list[Path]:
+    files = [code / "configuration.py", code / "modeling.py"]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise UsageError(f"GTE code not found: {', '.join(missing)} (pass --gte-code DIR)")
+    return files
+
+
+def gte_config(args: argparse.Namespace, loadable: bool) -> dict:
+    """config.json of a GTE NewForMaskedLM; loadable=True switches off what needs xformers."""
+    config = {"architectures": ["NewForMaskedLM"], "model_type": "new",
+              "auto_map": {"AutoConfig": "configuration.NewConfig", "AutoModel": "modeling.NewModel",
+                           "AutoModelForMaskedLM": "modeling.NewForMaskedLM"},
+              "vocab_size": args.mlm_vocab_size, "hidden_size": args.hidden, "num_hidden_layers": args.layers,
+              "num_attention_heads": args.heads, "intermediate_size": args.intermediate, "hidden_act": "gelu",
+              "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.0, "layer_norm_eps": 1e-12,
+              "initializer_range": args.initializer_range, "pad_token_id": 0, "classifier_dropout": None,
+              **GTE_PUBLISHED_CONFIG}
+    config["max_position_embeddings"] = max(config["max_position_embeddings"], args.max_seq_length)
+    if loadable:
+        config.update(unpad_inputs=False, use_memory_efficient_attention=False)
+    return config
+
+
+def build_gte(args: argparse.Namespace):
+    """A random NewForMaskedLM built through trust_remote_code from a folder holding GTE's code."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    files = gte_code_files(args.gte_code)
+    with tempfile.TemporaryDirectory(prefix="tiny-gte-code-") as scratch:
+        for source in files:
+            shutil.copy(source, Path(scratch) / source.name)
+        (Path(scratch) / "config.json").write_text(json.dumps(gte_config(args, loadable=True)))
+        config = AutoConfig.from_pretrained(scratch, trust_remote_code=True)
+        model = AutoModelForMaskedLM.from_config(config, trust_remote_code=True, attn_implementation="eager")
+    return model
+
+
+def publish_gte_config(folder: Path, args: argparse.Namespace) -> None:
+    """Gives a saved GTE model folder GTE's code and the published config values."""
+    for source in gte_code_files(args.gte_code):
+        shutil.copy(source, folder / source.name)
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config.update(gte_config(args, loadable=False))
+    config.pop("_attn_implementation_autoset", None)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def calibration_threshold(model, args: argparse.Namespace, generator) -> float:
@@ -229,16 +328,33 @@ def build(args: argparse.Namespace) -> None:
         hf_dir = scratch / "mlm"
         mlm.save_pretrained(hf_dir)
         tokenizer.save_pretrained(hf_dir)
-        document = MLMTransformer(str(hf_dir), max_seq_length=args.max_seq_length)
+        gte = args.arch == "gte"
+        if gte:
+            publish_gte_config(hf_dir, args)
+        remote = {"trust_remote_code": True} if gte else {}
+        loadable = {"unpad_inputs": False, "use_memory_efficient_attention": False} if gte else {}
+        document = MLMTransformer(str(hf_dir), max_seq_length=args.max_seq_length,
+                                  model_args={**remote, **({"attn_implementation": "eager"} if gte else {})},
+                                  config_args={**remote, **loadable}, tokenizer_args=remote)
         static = query_weights(args, AutoTokenizer.from_pretrained(hf_dir), scratch)
         pooling = SpladePooling(pooling_strategy="max", activation_function=args.activation,
-                                word_embedding_dimension=VOCAB_SIZE)
+                                word_embedding_dimension=args.mlm_vocab_size)
         router = Router.for_query_document(query_modules=[static], document_modules=[document, pooling])
         model = SparseEncoder(modules=[router], similarity_fn_name="dot", device="cpu")
 
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
         try:
             model.save(str(staging))
+            if gte:
+                # The saved document model must carry GTE's code and the published config values
+                # (sentence-transformers saves the config it loaded, with our loading overrides).
+                for config_file in staging.rglob("config.json"):
+                    if json.loads(config_file.read_text()).get("model_type") == "new":
+                        publish_gte_config(config_file.parent, args)
+                # transformers looks for a local model's custom code in the folder it was given, not in
+                # the Router's sub-folder: the code goes to the top as well.
+                for source in gte_code_files(args.gte_code):
+                    shutil.copy(source, staging / source.name)
             if output.exists():
                 shutil.rmtree(output)
             os.replace(staging, output)

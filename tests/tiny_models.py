@@ -59,6 +59,7 @@ def _stamp(arguments: list[str]) -> str:
     for script in SCRIPTS:
         digest.update(script.read_bytes())
     digest.update(json.dumps(arguments).encode())
+    digest.update((SOURCE_DIR / "models" / "registry.json").read_bytes())
     return digest.hexdigest()
 
 
@@ -68,6 +69,16 @@ def _run(arguments: list[str]) -> None:
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(arguments)} failed ({completed.returncode}):\n{completed.stdout}\n"
                            f"{completed.stderr}")
+
+
+def registry_loading_options(arch: str) -> list[str]:
+    """export_model.py options that load the architecture as the registry loads its real model
+    (GTE: v3-gte's trust_remote_code, model_kwargs and config_kwargs)."""
+    if arch != "gte":
+        return []
+    entry = json.loads((SOURCE_DIR / "models" / "registry.json").read_text(encoding="utf-8"))["models"]["v3-gte"]
+    return ["--trust-remote-code", "--model-kwargs", json.dumps(entry["model_kwargs"]),
+            "--config-kwargs", json.dumps(entry["config_kwargs"])]
 
 
 def tiny_model(arch: str = "distilbert", activation: str = "relu", *extra_args: str) -> TinyModel:
@@ -90,7 +101,7 @@ def tiny_model(arch: str = "distilbert", activation: str = "relu", *extra_args: 
         try:
             _run([str(SCRIPTS[0]), *make_arguments, "--output", str(staging / "source")])
             _run([str(SCRIPTS[1]), str(staging / "source"), "--output", str(staging / "exported"),
-                  "--name", f"tiny-{config}"])
+                  "--name", f"tiny-{config}", *registry_loading_options(arch)])
             (staging / "stamp").write_text(stamp)
             shutil.rmtree(folder, ignore_errors=True)
             staging.rename(folder)

@@ -40,6 +40,12 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
   group->add_option("--batch-size", options.batch_size, "Documents per forward pass of the neural encoder")
       ->check(CLI::Range(std::size_t{1}, std::size_t{65536}))
       ->capture_default_str();
+  group->add_option("--max-batch-tokens", options.max_batch_tokens,
+                    "Neural models: also bound each batch to this many padded tokens (documents x the batch's "
+                    "longest length; documents are batched longest first); 0 = documents per batch only. On a "
+                    "GPU, e.g. --batch-size 512 --max-batch-tokens 65536")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
+      ->capture_default_str();
 }
 
 #ifdef LIMIT_EVAL_NEURAL_PLUGIN
@@ -72,7 +78,11 @@ std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options,
   }
 #ifdef LIMIT_EVAL_NEURAL_PLUGIN
   const neural::DeviceOptions device{
-      .device = options.device, .dtype = options.dtype, .batch_size = options.batch_size, .threads = threads};
+      .device = options.device,
+      .dtype = options.dtype,
+      .batch_size = options.batch_size,
+      .threads = threads,
+      .max_batch_tokens = options.max_batch_tokens};
   return std::unique_ptr<encode::SparseEncoder>(load_neural_plugin()(reference.folder.c_str(), &device));
 #else
   throw UsageError(fmt::format("model '{}' needs libtorch, and this limit-eval was built without it (run "

@@ -256,6 +256,8 @@ CacheKey make_cache_key(const SparseEncoder& encoder, std::span<const data::Docu
                 {"device_type", device_type(encoder.device())},
                 {"batch_size", encoder.batch_size()},
                 {"chunk_documents", options.chunk_documents}};
+  // Other batches may round differently; 0 (the default) leaves the keys of older caches as they were.
+  if (encoder.max_batch_tokens() > 0) key.fields["max_batch_tokens"] = encoder.max_batch_tokens();
   key.digest = sha256_bytes(key.fields.dump());
   return key;
 }

@@ -15,6 +15,11 @@
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/report/environment.hpp"
 
+#ifdef LIMIT_EVAL_TORCH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
 namespace limit_eval::neural {
 
 namespace {
@@ -61,9 +66,25 @@ std::string resolve_device(const std::string& requested) {
 }
 
 // Rows of the decoder GEMM per call in hidden_states mode: whole documents up to this many valid
-// positions (a longer document goes alone). Bounds the [rows, V] logits buffer (250 MB in fp32)
-// while keeping the GEMM large enough to run near peak.
-constexpr std::int64_t kDecoderRows = 2048;
+// positions (a longer document goes alone). Bounds the [rows, V] logits buffer (250 MB in fp32 on
+// the CPU, 2 GB on a GPU) while keeping the GEMM large enough to run near peak.
+constexpr std::int64_t kDecoderRowsCpu = 2048;
+constexpr std::int64_t kDecoderRowsCuda = 16384;
+
+std::vector<std::pair<std::size_t, std::size_t>> plan_batches(const std::vector<std::size_t>& sorted_lengths,
+                                                              std::size_t batch_size, std::size_t max_batch_tokens) {
+  std::vector<std::pair<std::size_t, std::size_t>> batches;
+  const std::size_t n = sorted_lengths.size();
+  for (std::size_t first = 0; first < n;) {
+    const std::size_t longest = std::max<std::size_t>(1, sorted_lengths[first]);
+    std::size_t rows = batch_size;
+    if (max_batch_tokens > 0) rows = std::min(rows, std::max<std::size_t>(1, max_batch_tokens / longest));
+    const std::size_t last = std::min(n, first + std::max<std::size_t>(1, rows));
+    batches.emplace_back(first, last);
+    first = last;
+  }
+  return batches;
+}
 
 std::string shape_of(const torch::Tensor& tensor) {
   std::string shape;
@@ -83,32 +104,52 @@ struct DocumentModel::Impl {
   torch::Tensor decoder_bias;        // [V] float32
   mutable torch::Tensor logits_buffer;  // reused [rows, V] output of the decoder GEMM
 
-  // [B, L] ids and mask -> pooled [B, V] float32 SPLADE weights on the CPU.
+  // [B, L] ids and mask (on the host; lengths = each row's valid prefix) -> pooled [B, V] float32
+  // SPLADE weights, left on the model's device.
   //
   // SPLADE: max over tokens of log1p(relu(logits * mask)) (twice log1p for log1p_relu). The
   // functions are monotone, so activating the per-dimension maximum is exact and 1/L the work.
   // Each row's maximum is taken over its valid prefix only; the padded positions the reference
   // includes contribute relu(0) = 0, which relu restores. Likewise the decoder's bias is added after
   // the maximum: float rounding is monotone, so max_l(x_l + b) == max_l(x_l) + b exactly.
-  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask) const {
+  torch::Tensor forward(const torch::Tensor& input_ids, const torch::Tensor& attention_mask,
+                        const std::vector<std::int64_t>& lengths) const {
     torch::InferenceMode inference;
-    const auto ids = input_ids.to(device);
-    const auto mask = attention_mask.to(device);
+    const bool async = device.is_cuda() && input_ids.is_pinned();
+    const auto ids = input_ids.to(device, /*non_blocking=*/async);
+    const auto mask = attention_mask.to(device, /*non_blocking=*/async);
     const torch::IValue output = module.forward({ids, mask});
     if (!output.isTensor()) {
       throw ModelError(fmt::format("{}: forward() must return a tensor of {}", manifest.document.file.string(),
                                    hidden_states ? "hidden states" : "MLM logits"));
     }
     const auto result = output.toTensor();
-    const auto lengths_tensor = mask.sum(1).to(torch::kCPU);
-    std::vector<std::int64_t> lengths(lengths_tensor.data_ptr<std::int64_t>(),
-                                      lengths_tensor.data_ptr<std::int64_t>() + lengths_tensor.numel());
     auto pooled = hidden_states ? pool_projected(result, ids, lengths) : pool_logits(result, ids, lengths);
     pooled = pooled.to(torch::kFloat32);
     if (hidden_states) pooled.add_(decoder_bias);
     pooled = torch::log1p(torch::relu(pooled));
     if (manifest.document.activation == "log1p_relu") pooled = torch::log1p(pooled);
-    return pooled.to(torch::kCPU).contiguous();
+    return pooled;
+  }
+
+  // The non-zero entries of pooled [B, V] (on the device), as host rows of column indices
+  // (ascending) and values: only the entries cross to the host, not the dense rows.
+  void extract_rows(const torch::Tensor& pooled, std::vector<std::vector<std::uint32_t>>& indices,
+                    std::vector<std::vector<float>>& values) const {
+    torch::InferenceMode inference;
+    const auto nonzero = pooled != 0;
+    const auto coordinates = nonzero.nonzero();  // [nnz, 2], row-major order: rows, then ascending columns
+    const auto host_columns = coordinates.select(1, 1).to(torch::kInt32).to(torch::kCPU);
+    const auto host_rows = coordinates.select(1, 0).to(torch::kInt32).to(torch::kCPU);
+    const auto host_values = pooled.masked_select(nonzero).to(torch::kCPU);  // the same row-major order
+    const auto* rows = host_rows.data_ptr<std::int32_t>();
+    const auto* columns = host_columns.data_ptr<std::int32_t>();
+    const auto* weights = host_values.data_ptr<float>();
+    const auto nnz = host_values.numel();
+    for (std::int64_t i = 0; i < nnz; ++i) {
+      indices[static_cast<std::size_t>(rows[i])].push_back(static_cast<std::uint32_t>(columns[i]));
+      values[static_cast<std::size_t>(rows[i])].push_back(weights[i]);
+    }
   }
 
   void check_shape(const torch::Tensor& result, const torch::Tensor& ids, std::int64_t last, const char* what) const {
@@ -147,32 +188,51 @@ struct DocumentModel::Impl {
     const std::int64_t batch = hidden.size(0);
     const std::int64_t vocab = decoder_weight.size(0);
     auto pooled = torch::empty({batch, vocab}, hidden.options());
-    const std::int64_t capacity = std::max(kDecoderRows, hidden.size(1));
+    const std::int64_t decoder_rows = device.is_cuda() ? kDecoderRowsCuda : kDecoderRowsCpu;
+    const std::int64_t capacity = std::max(decoder_rows, hidden.size(1));
     if (!logits_buffer.defined() || logits_buffer.size(0) < capacity) {
       logits_buffer = torch::empty({capacity, vocab}, hidden.options());
     }
     const auto weight_t = decoder_weight.t();
-    std::vector<torch::Tensor> slices;
+    // The valid positions of every row, flattened ([B * L] numbering), gathered once per batch.
+    const std::int64_t width = hidden.size(1);
+    std::vector<std::int64_t> positions;
+    for (std::int64_t row = 0; row < batch; ++row) {
+      for (std::int64_t t = 0; t < lengths[row]; ++t) positions.push_back(row * width + t);
+    }
+    const auto flat = hidden.reshape({batch * width, hidden.size(2)});
+    const auto position_index = torch::tensor(positions, torch::kInt64).to(device);
+    std::int64_t offset = 0;
     for (std::int64_t first = 0; first < batch;) {
       std::int64_t last = first;
       std::int64_t rows = 0;
-      slices.clear();
-      while (last < batch && (rows == 0 || rows + lengths[last] <= kDecoderRows)) {
-        if (lengths[last] > 0) slices.push_back(hidden[last].narrow(0, 0, lengths[last]));
+      while (last < batch && (rows == 0 || rows + lengths[last] <= decoder_rows)) {
         rows += lengths[last];
         ++last;
       }
       if (rows > 0) {
         auto logits = logits_buffer.narrow(0, 0, rows);
-        torch::mm_out(logits, torch::cat(slices), weight_t);
-        std::int64_t offset = 0;
-        for (std::int64_t row = first; row < last; ++row) {
-          if (lengths[row] > 0) {
-            auto out = pooled[row];
-            torch::amax_out(out, logits.narrow(0, offset, lengths[row]), {0});
+        torch::mm_out(logits, flat.index_select(0, position_index.narrow(0, offset, rows)), weight_t);
+        if (device.is_cuda()) {
+          // One segmented max for the group instead of a kernel launch per document.
+          const auto segment_lengths =
+              torch::tensor(std::vector<std::int64_t>(lengths.begin() + first, lengths.begin() + last), torch::kInt64)
+                  .to(device);
+          pooled.narrow(0, first, last - first)
+              .copy_(torch::segment_reduce(logits, "max", /*lengths=*/segment_lengths, /*indices=*/{},
+                                           /*offsets=*/{}, /*axis=*/0, /*unsafe=*/true,
+                                           /*initial=*/-std::numeric_limits<double>::infinity()));
+        } else {
+          std::int64_t document_offset = 0;
+          for (std::int64_t row = first; row < last; ++row) {
+            if (lengths[row] > 0) {
+              auto out = pooled[row];
+              torch::amax_out(out, logits.narrow(0, document_offset, lengths[row]), {0});
+            }
+            document_offset += lengths[row];
           }
-          offset += lengths[row];
         }
+        offset += rows;
       }
       for (std::int64_t row = first; row < last; ++row) {
         if (lengths[row] == 0) empty_row(pooled[row]);
@@ -258,7 +318,7 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
   try {
     const auto ids = torch::tensor({{1, 2, 3}, {1, 2, 0}}, torch::kInt64);
     const auto mask = torch::tensor({{1, 1, 1}, {1, 1, 0}}, torch::kInt64);
-    (void)impl_->forward(ids, mask);
+    (void)impl_->forward(ids, mask, {3, 2}).to(torch::kCPU);
   } catch (const c10::Error& e) {
     throw ModelError(fmt::format("{}: forward(input_ids, attention_mask) failed on a probe batch: {}", file.string(),
                                  e.what_without_backtrace()));
@@ -276,37 +336,39 @@ sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint3
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return documents[a].size() > documents[b].size(); });
 
+  std::vector<std::size_t> sorted_lengths(n);
+  for (std::size_t i = 0; i < n; ++i) sorted_lengths[i] = documents[order[i]].size();
+
   std::vector<std::vector<std::uint32_t>> row_indices(n);
   std::vector<std::vector<float>> row_values(n);
+  std::vector<std::vector<std::uint32_t>> batch_indices;
+  std::vector<std::vector<float>> batch_values;
+  // On a GPU the inputs go through page-locked memory, copied asynchronously.
+  const auto input_options = torch::TensorOptions().dtype(torch::kInt64).pinned_memory(impl_->device.is_cuda());
   ProgressBar progress("encoding documents", n);
-  for (std::size_t start = 0; start < n; start += batch_size) {
-    const std::size_t end = std::min(n, start + batch_size);
+  for (const auto& [start, end] : plan_batches(sorted_lengths, batch_size, impl_->options.max_batch_tokens)) {
     const std::size_t rows = end - start;
-    const std::size_t length = documents[order[start]].size();
-    auto ids = torch::zeros({static_cast<std::int64_t>(rows), static_cast<std::int64_t>(length)}, torch::kInt64);
-    auto mask = torch::zeros_like(ids);
+    const std::size_t length = sorted_lengths[start];
+    auto ids = torch::zeros({static_cast<std::int64_t>(rows), static_cast<std::int64_t>(length)}, input_options);
+    auto mask = torch::zeros({static_cast<std::int64_t>(rows), static_cast<std::int64_t>(length)}, input_options);
     auto ids_access = ids.accessor<std::int64_t, 2>();
     auto mask_access = mask.accessor<std::int64_t, 2>();
+    std::vector<std::int64_t> lengths(rows);
     for (std::size_t r = 0; r < rows; ++r) {
       const auto& tokens = documents[order[start + r]];
+      lengths[r] = static_cast<std::int64_t>(tokens.size());
       for (std::size_t t = 0; t < tokens.size(); ++t) {
         ids_access[static_cast<std::int64_t>(r)][static_cast<std::int64_t>(t)] = tokens[t];
         mask_access[static_cast<std::int64_t>(r)][static_cast<std::int64_t>(t)] = 1;
       }
     }
-    const auto pooled = impl_->forward(ids, mask);
-    const float* data = pooled.data_ptr<float>();
-    const std::size_t vocab = impl_->manifest.vocab_size;
+    const auto pooled = impl_->forward(ids, mask, lengths);
+    batch_indices.assign(rows, {});
+    batch_values.assign(rows, {});
+    impl_->extract_rows(pooled, batch_indices, batch_values);
     for (std::size_t r = 0; r < rows; ++r) {
-      const float* row = data + r * vocab;
-      auto& indices = row_indices[order[start + r]];
-      auto& values = row_values[order[start + r]];
-      for (std::size_t v = 0; v < vocab; ++v) {
-        if (row[v] != 0.0F) {
-          indices.push_back(static_cast<std::uint32_t>(v));
-          values.push_back(row[v]);
-        }
-      }
+      row_indices[order[start + r]] = std::move(batch_indices[r]);
+      row_values[order[start + r]] = std::move(batch_values[r]);
     }
     progress.advance(rows);
   }
@@ -324,14 +386,19 @@ std::string DocumentModel::device() const { return impl_->device_string; }
 
 std::string DocumentModel::device_name() const {
   if (impl_->device.is_cpu()) return report::cpu_name();
+#ifdef LIMIT_EVAL_TORCH_CUDA
+  return at::cuda::getDeviceProperties(impl_->device.index())->name;
+#else
   return fmt::format("CUDA device {}", impl_->device.index());
+#endif
 }
 
 std::string DocumentModel::dtype() const { return impl_->options.dtype; }
 std::size_t DocumentModel::batch_size() const { return impl_->options.batch_size; }
+std::size_t DocumentModel::max_batch_tokens() const { return impl_->options.max_batch_tokens; }
 
 nlohmann::json DocumentModel::describe() const {
-  return {{"file", impl_->manifest.document.file.string()},
+  nlohmann::json description = {{"file", impl_->manifest.document.file.string()},
           {"architecture", impl_->manifest.document.architecture},
           {"max_seq_length", impl_->manifest.document.max_seq_length},
           {"pooling", impl_->manifest.document.pooling},
@@ -339,7 +406,18 @@ nlohmann::json DocumentModel::describe() const {
           {"output", impl_->manifest.document.output},
           {"device", impl_->device_string},
           {"dtype", impl_->options.dtype},
-          {"batch_size", impl_->options.batch_size}};
+          {"batch_size", impl_->options.batch_size},
+          {"max_batch_tokens", impl_->options.max_batch_tokens}};
+#ifdef LIMIT_EVAL_TORCH_CUDA
+  if (impl_->device.is_cuda()) {
+    // Largest memory the caching allocator handed out on the device so far (model, activations,
+    // logits buffer), not counting the CUDA context.
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(impl_->device.index());
+    const auto aggregate = static_cast<std::size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+    description["peak_memory_mib"] = static_cast<double>(stats.allocated_bytes[aggregate].peak) / (1 << 20);
+  }
+#endif
+  return description;
 }
 
 }  // namespace limit_eval::neural

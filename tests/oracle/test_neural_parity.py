@@ -1,8 +1,9 @@
 """Parity of limit-eval's neural sparse encoders with the reference pipeline.
 
 Tiny random-weight SparseEncoders of the real architectures (BertForMaskedLM with relu pooling,
-DistilBertForMaskedLM with log1p_relu pooling; the real 30522-token vocabulary; OpenSearch's idf
-table as query weights) are built by scripts/make_tiny_model.py, exported by
+DistilBertForMaskedLM with log1p_relu pooling, GTE's NewForMaskedLM (v3-gte's architecture, its
+custom code loaded with trust_remote_code and the registry's v3-gte loading options) with
+log1p_relu pooling; the real 30522-token vocabulary; OpenSearch's idf table as query weights) are built by scripts/make_tiny_model.py, exported by
 scripts/export_model.py, and evaluated on LIMIT-small twice:
 
 - reference: sentence-transformers 5.1 `encode_document` on (title + " " + text).strip() and
@@ -39,14 +40,24 @@ METRIC_TOL = 1e-4
 VECTOR_RTOL = 1e-4
 TIE_RTOL = 1e-5
 
-# name -> (make_tiny_model.py arguments, extra export_model.py arguments). The default export
-# carries the MLM decoder for limit-eval to apply on valid positions; one model is also exported
-# as whole logits, the other document_encoder.output.
+# v3-gte's loading options, as the registry gives them to export_model.py --all.
+GTE_ENTRY = json.loads((SOURCE / "models" / "registry.json").read_text(encoding="utf-8"))["models"]["v3-gte"]
+GTE_EXPORT = ["--trust-remote-code", "--model-kwargs", json.dumps(GTE_ENTRY["model_kwargs"]),
+              "--config-kwargs", json.dumps(GTE_ENTRY["config_kwargs"])]
+GTE_LOAD = {"trust_remote_code": True, "model_kwargs": GTE_ENTRY["model_kwargs"],
+            "config_kwargs": GTE_ENTRY["config_kwargs"]}
+GTE_MAKE = ["--arch", "gte", "--activation", "log1p_relu", "--seed", "3", "--mlm-vocab-size", "30522"]
+
+# name -> (make_tiny_model.py arguments, extra export_model.py arguments, SparseEncoder loading
+# options). The default export carries the MLM decoder for limit-eval to apply on valid positions;
+# one model of each of two architectures is also exported as whole logits.
 CONFIGS = {
-    "bert-relu": (["--arch", "bert", "--activation", "relu", "--seed", "1"], []),
-    "distilbert-log1p_relu": (["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "2"], []),
+    "bert-relu": (["--arch", "bert", "--activation", "relu", "--seed", "1"], [], {}),
+    "distilbert-log1p_relu": (["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "2"], [], {}),
     "distilbert-log1p_relu-logits": (["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "2"],
-                                     ["--document-output", "logits"]),
+                                     ["--document-output", "logits"], {}),
+    "gte-log1p_relu": (GTE_MAKE, GTE_EXPORT, GTE_LOAD),
+    "gte-log1p_relu-logits": (GTE_MAKE, [*GTE_EXPORT, "--document-output", "logits"], GTE_LOAD),
 }
 
 
@@ -66,21 +77,21 @@ def exported(request, tmp_path_factory) -> tuple[Path, Path]:
     """(sentence-transformers folder, exported limit-eval folder) of one tiny model."""
     work = tmp_path_factory.mktemp(request.param)
     st_folder, export_folder = work / "st", work / "export"
-    make_arguments, export_arguments = CONFIGS[request.param]
+    make_arguments, export_arguments, _ = CONFIGS[request.param]
     run_script(str(SOURCE / "scripts" / "make_tiny_model.py"), *make_arguments, "--output", str(st_folder))
     run_script(str(SOURCE / "scripts" / "export_model.py"), str(st_folder), "--output", str(export_folder),
                "--name", f"tiny-{request.param}", *export_arguments)
-    return st_folder, export_folder
+    return st_folder, export_folder, CONFIGS[request.param][2]
 
 
-def reference_pipeline(st_folder: Path) -> dict:
+def reference_pipeline(st_folder: Path, load: dict) -> dict:
     """The seed's pipeline: sentence-transformers encode + dot product + top 100 + BEIR evaluate."""
     from beir.retrieval.evaluation import EvaluateRetrieval
     from sentence_transformers import SparseEncoder
 
     logging.disable(logging.INFO)
     torch.manual_seed(0)
-    model = SparseEncoder(str(st_folder), device="cpu")
+    model = SparseEncoder(str(st_folder), device="cpu", **load)
     corpus = read_jsonl(DATASET / "corpus.jsonl")
     queries = read_jsonl(DATASET / "queries.jsonl")
     qrels: dict[str, dict[str, int]] = {}
@@ -189,7 +200,7 @@ def compare(ours: dict, reference: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def reference(exported):
-    return reference_pipeline(exported[0])
+    return reference_pipeline(exported[0], exported[2])
 
 
 def test_limit_eval_matches_sentence_transformers_and_beir(exported, reference, tmp_path):

@@ -17,6 +17,7 @@ struct ModelOptions {
   std::string device = "auto";
   std::string dtype = "fp32";
   std::size_t batch_size = 32;
+  std::size_t max_batch_tokens = 0;  // 0: batches bounded by batch_size only
 };
 void add_model_options(CLI::App& app, ModelOptions& options);
 

@@ -36,6 +36,8 @@ class SparseEncoder {
   [[nodiscard]] virtual std::string device_name() const { return {}; }  // empty: the CPU's name
   [[nodiscard]] virtual std::string dtype() const { return "fp32"; }
   [[nodiscard]] virtual std::size_t batch_size() const { return 0; }  // 0: not batched
+  // Largest padded batch in tokens (documents x longest length); 0: batches are bounded by count only.
+  [[nodiscard]] virtual std::size_t max_batch_tokens() const { return 0; }
 
   // True when a document's vector depends on that document alone (not on corpus statistics), so
   // the corpus may be encoded in chunks, cached and resumed (see encode/vector_cache.hpp).

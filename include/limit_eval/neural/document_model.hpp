@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,7 +19,14 @@ struct DeviceOptions {
   std::string dtype = "fp32";   // fp32 | bf16 | fp16 (fp16 on CUDA only)
   std::size_t batch_size = 32;
   std::size_t threads = 0;      // intra-op threads on CPU; 0 = all cores
+  std::size_t max_batch_tokens = 0;  // 0: batches bounded by batch_size only
 };
+
+// Consecutive [first, last) ranges of documents sorted longest first: each batch holds at most
+// batch_size documents and, when max_batch_tokens > 0, at most that many padded tokens (documents
+// times the first, longest, length); a document longer than the budget goes alone.
+std::vector<std::pair<std::size_t, std::size_t>> plan_batches(const std::vector<std::size_t>& sorted_lengths,
+                                                              std::size_t batch_size, std::size_t max_batch_tokens);
 
 // The document side of an inference-free sparse encoder: the exported TorchScript MLM followed by
 // SPLADE max pooling, as docs/model-format.md describes. libtorch stays behind this interface.
@@ -39,6 +47,7 @@ class DocumentModel {
   [[nodiscard]] std::string device_name() const;  // CPU model or GPU name
   [[nodiscard]] std::string dtype() const;
   [[nodiscard]] std::size_t batch_size() const;
+  [[nodiscard]] std::size_t max_batch_tokens() const;
   [[nodiscard]] nlohmann::json describe() const;
 
  private:

@@ -30,6 +30,7 @@ class NeuralSparseEncoder final : public encode::SparseEncoder {
   [[nodiscard]] std::string device_name() const override { return document_model_->device_name(); }
   [[nodiscard]] std::string dtype() const override { return document_model_->dtype(); }
   [[nodiscard]] std::size_t batch_size() const override { return document_model_->batch_size(); }
+  [[nodiscard]] std::size_t max_batch_tokens() const override { return document_model_->max_batch_tokens(); }
   [[nodiscard]] bool documents_are_independent() const override { return true; }
 
  private:
