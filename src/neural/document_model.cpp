@@ -1,6 +1,7 @@
 #include "limit_eval/neural/document_model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -367,8 +368,17 @@ sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint3
     batch_values.assign(rows, {});
     impl_->extract_rows(pooled, batch_indices, batch_values);
     for (std::size_t r = 0; r < rows; ++r) {
-      row_indices[order[start + r]] = std::move(batch_indices[r]);
-      row_values[order[start + r]] = std::move(batch_values[r]);
+      const auto document = order[start + r];
+      const auto& values = batch_values[r];
+      if (const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
+          bad != values.end()) {
+        throw NonFiniteWeightError(
+            document, fmt::format("the model produced a {} weight on {} in {}: its activations overflowed in this "
+                                  "precision (use --dtype fp32)",
+                                  std::isnan(*bad) ? "NaN" : "infinite", impl_->device_string, impl_->options.dtype));
+      }
+      row_indices[document] = std::move(batch_indices[r]);
+      row_values[document] = std::move(batch_values[r]);
     }
     progress.advance(rows);
   }

@@ -64,7 +64,11 @@ sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Do
   } catch (const text::InvalidUtf8Error& e) {
     rethrow_with_id(e, corpus, "document");
   }
-  return document_model_->encode(token_ids);
+  try {
+    return document_model_->encode(token_ids);
+  } catch (const NonFiniteWeightError& e) {
+    throw ModelError(fmt::format("document '{}': {}", corpus[e.document_index()].id, e.what()));
+  }
 }
 
 sparse::CsrMatrix NeuralSparseEncoder::encode_queries(std::span<const data::Query> queries) {

@@ -75,6 +75,19 @@ class StandInMlmWithBias(torch.nn.Module):
         return torch.nn.functional.linear(hidden, self.decoder_weight, self.decoder_bias)
 
 
+class NaNForWords(torch.nn.Module):
+    """StandInMlm whose logits are NaN at every word token (ids past the specials), as a model that
+    overflows in half precision gives them; the load-time probe batch (ids 1-3) stays finite."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mlm = StandInMlm()
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        logits = self.mlm(input_ids, attention_mask)
+        return torch.where(input_ids.unsqueeze(-1) > 999, torch.full_like(logits, float("nan")), logits)
+
+
 class OneArgument(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         return input_ids.to(torch.float32).unsqueeze(-1).expand(-1, -1, 30522)
@@ -242,6 +255,14 @@ def test_weight_vector_of_wrong_length(tmp_path: Path) -> None:
     model = make_model(tmp_path / "model", weights=VOCAB_SIZE - 1)
     assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "query_weights.f32", "30521",
                   "30522")
+
+
+def test_non_finite_weights_stop_the_run_before_anything_is_written(tmp_path: Path) -> None:
+    model = make_model(tmp_path / "model", NaNForWords())
+    cache = tmp_path / "cache"
+    completed = run(model, tmp_path / "out", "--cache-dir", str(cache))
+    assert_failed(completed, tmp_path / "out", EXIT_MODEL, "document '", "NaN weight", "--dtype fp32")
+    assert not list(cache.rglob("chunk-*")), "a chunk of NaN vectors was cached"
 
 
 def test_module_of_wrong_signature(tmp_path: Path) -> None:
