@@ -116,7 +116,10 @@ void compare(const CompareOptions& options) {
   if (options.json) {
     std::cout << report::comparison_json(comparison, systems, dataset).dump(2) << '\n' << std::flush;
   } else {
-    std::cout << report::comparison_markdown(comparison, systems, dataset) << std::flush;
+    const std::string heading =
+        fmt::format("## {} on {}: {} queries", comparison_options.metric,
+                    dataset.empty() ? options.qrels_file.filename().string() : dataset, comparison.queries);
+    std::cout << report::comparison_markdown(comparison, systems, heading) << std::flush;
   }
 }
 

@@ -53,7 +53,9 @@ std::string confidence_percent(double alpha) {
 
 }  // namespace
 
-std::string p_value_cell(double p) {
+std::string p_value_cell(double p, eval::PairedTest test, std::size_t samples) {
+  // A resampling test that no resample reached says p < 1 / samples, not p = 0.
+  if (p == 0.0 && test != eval::PairedTest::t) return fmt::format("< {:g}", 1.0 / static_cast<double>(samples));
   if (p == 0.0) return "0";
   if (p >= 0.001) return fmt::format("{:.4f}", p);
   return fmt::format("{:.2e}", p);
@@ -115,11 +117,9 @@ std::vector<ComparedSystem> compared_systems(const std::vector<ResultFile>& resu
 }
 
 std::string comparison_markdown(const eval::Comparison& comparison, const std::vector<ComparedSystem>& systems,
-                                const std::string& dataset, int heading_level) {
+                                const std::string& heading) {
   const auto& options = comparison.options;
-  const std::string hashes(static_cast<std::size_t>(heading_level), '#');
-  std::string out = fmt::format("{} {} on {}: {} queries\n\n", hashes, options.metric,
-                                dataset.empty() ? std::string("the same queries") : dataset, comparison.queries);
+  std::string out = heading + "\n\n";
   out += fmt::format(
       "{}, {} over {} comparison{}, alpha {:g}; {} intervals of the difference by paired bootstrap ({} resamples, "
       "seed {}){}. Differences are model − baseline; wins/ties/losses count the queries where the model scores "
@@ -143,7 +143,7 @@ std::string comparison_markdown(const eval::Comparison& comparison, const std::v
     if (const auto& efficiency = systems[s].efficiency) {
       row.push_back(fmt::format("{:.1f}", efficiency->documents.mean));
       row.push_back(fmt::format("{:.1f}", efficiency->queries.mean));
-      row.push_back(fmt::format("{:.4g}", efficiency->flops));
+      row.push_back(fmt::format("{:.3f}", efficiency->flops));
     } else {
       row.insert(row.end(), {kAbsent, kAbsent, kAbsent});
     }
@@ -164,8 +164,8 @@ std::string comparison_markdown(const eval::Comparison& comparison, const std::v
                                  fmt::format("{:.4f}", pair.model_mean),
                                  fmt::format("{:+.4f}", pair.difference),
                                  interval_cell(pair.ci_low, pair.ci_high),
-                                 p_value_cell(pair.p),
-                                 p_value_cell(pair.p_corrected),
+                                 p_value_cell(pair.p, options.test, options.samples),
+                                 p_value_cell(pair.p_corrected, options.test, options.samples),
                                  pair.significant ? "yes" : "no",
                                  fmt::format("{} / {} / {}", pair.wins, pair.ties, pair.losses)};
     for (const int k : comparison.fully_right_k) {

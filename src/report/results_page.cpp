@@ -10,6 +10,7 @@
 
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/report/chart.hpp"
+#include "limit_eval/report/comparison.hpp"
 #include "limit_eval/report/table.hpp"
 
 namespace limit_eval::report {
@@ -41,6 +42,14 @@ std::string difference_cell(const std::optional<double>& ours, const std::option
   const double difference = *ours - *published;
   if (std::abs(difference) < 0.00005) return "0.0000";
   return fmt::format("{:+.4f}", difference);
+}
+
+// Efficiency columns: documents' mean active dimensions and FLOPS per query-document pair.
+const std::vector<std::string> kEfficiencyColumns{"Doc Active Dims (mean)", "FLOPS"};
+
+std::vector<std::string> efficiency_cells(const ResultFile& result) {
+  if (!result.efficiency) return {"n/a", "n/a"};
+  return {fmt::format("{:.1f}", result.efficiency->documents.mean), fmt::format("{:.3f}", result.efficiency->flops)};
 }
 
 std::string date_cell(const std::string& date) { return date.size() >= 10 ? date.substr(0, 10) : date; }
@@ -196,6 +205,7 @@ std::string zero_shot_section(const std::string& dataset, const std::vector<cons
   for (const char* column : {"Corpus Encoding Time (s)", "Query Encoding Time (s)", "Device", "dtype", "Date"}) {
     header.emplace_back(column);
   }
+  header.insert(header.end(), kEfficiencyColumns.begin(), kEfficiencyColumns.end());
   std::vector<std::vector<std::string>> rows;
   for (const auto* result : results) {
     std::vector<std::string> ours{model_cell(*result)};
@@ -205,6 +215,7 @@ std::string zero_shot_section(const std::string& dataset, const std::vector<cons
     ours.push_back(device_cell(result->environment));
     ours.push_back(result->environment.dtype);
     ours.push_back(date_cell(result->environment.date));
+    for (auto& cell : efficiency_cells(*result)) ours.push_back(std::move(cell));
     rows.push_back(std::move(ours));
 
     const auto comparison = zero_shot_comparison(*result, published);
@@ -220,8 +231,8 @@ std::string zero_shot_section(const std::string& dataset, const std::vector<cons
     reference.push_back(published_cell(comparison->row.query_encoding_s));
     // Timings are not differenced: they come from different devices (see the Device column).
     difference.insert(difference.end(), {kAbsent, kAbsent});
-    reference.insert(reference.end(), {comparison->device, kAbsent, kAbsent});
-    difference.insert(difference.end(), {"", "", ""});
+    reference.insert(reference.end(), {comparison->device, kAbsent, kAbsent, kAbsent, kAbsent});
+    difference.insert(difference.end(), {"", "", "", kAbsent, kAbsent});
     rows.push_back(std::move(reference));
     rows.push_back(std::move(difference));
   }
@@ -245,6 +256,7 @@ std::string fine_tune_section(const Inventory::FineTuneSeries& series, const Pub
   std::vector<std::string> header{"Training Samples"};
   for (const auto& column : table_metric_columns()) header.push_back(column);
   for (const char* column : {"Model", "Device", "dtype", "Date"}) header.emplace_back(column);
+  header.insert(header.end(), kEfficiencyColumns.begin(), kEfficiencyColumns.end());
   std::vector<std::vector<std::string>> rows;
   for (const auto& row : series.rows) {
     const ResultFile& result = *row.result;
@@ -254,6 +266,7 @@ std::string fine_tune_section(const Inventory::FineTuneSeries& series, const Pub
     ours.push_back(device_cell(result.environment));
     ours.push_back(result.environment.dtype);
     ours.push_back(date_cell(result.environment.date));
+    for (auto& cell : efficiency_cells(result)) ours.push_back(std::move(cell));
     rows.push_back(std::move(ours));
     if (seed == nullptr) continue;
     const auto published_row = seed->find(row.samples);
@@ -265,8 +278,9 @@ std::string fine_tune_section(const Inventory::FineTuneSeries& series, const Pub
       reference.push_back(published_cell(value));
       difference.push_back(difference_cell(metric(result.metrics, column), value));
     }
-    reference.insert(reference.end(), {std::string(kSeedFineTunedModel) + " (seed)", kSeedDevice, kAbsent, kAbsent});
-    difference.insert(difference.end(), {"", "", "", ""});
+    reference.insert(reference.end(),
+                     {std::string(kSeedFineTunedModel) + " (seed)", kSeedDevice, kAbsent, kAbsent, kAbsent, kAbsent});
+    difference.insert(difference.end(), {"", "", "", "", kAbsent, kAbsent});
     rows.push_back(std::move(reference));
     rows.push_back(std::move(difference));
   }
@@ -534,6 +548,29 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
   return {out, std::pair{path, render_chart(chart)}};
 }
 
+// What the comparison section compares: per dataset, each zero-shot model against BM25; per
+// fine-tuning series, each fine-tuned model against the 0-samples row.
+std::vector<ComparisonGroup> comparison_groups(const Inventory& inventory) {
+  std::vector<ComparisonGroup> groups;
+  for (const auto& dataset : inventory.datasets) {
+    const auto it = inventory.zero_shot.find(dataset);
+    if (it == inventory.zero_shot.end() || it->second.size() < 2) continue;
+    const auto& results = it->second;
+    const auto bm25 = std::find_if(results.begin(), results.end(), [](const auto* r) { return r->model == "bm25"; });
+    if (bm25 == results.end()) continue;
+    groups.push_back({fmt::format("{}: each model against bm25", dataset), dataset, results,
+                      static_cast<std::size_t>(bm25 - results.begin())});
+  }
+  for (const auto& series : inventory.fine_tune) {
+    if (series.rows.size() < 2 || series.rows.front().samples != 0) continue;
+    std::vector<const ResultFile*> results;
+    for (const auto& row : series.rows) results.push_back(row.result);
+    groups.push_back({fmt::format("{}: fine-tuned {} against its base", series.dataset, series.base_model),
+                      fmt::format("{}_finetune_{}", series.dataset, series.base_model), results, 0});
+  }
+  return groups;
+}
+
 std::string optional_count_cell(const std::optional<std::uint64_t>& value) {
   return value ? std::to_string(*value) : std::string(kAbsent);
 }
@@ -638,6 +675,9 @@ ResultsPage build_results_page(const std::vector<ResultFile>& results, const Pub
   }
   for (const auto& series : inventory.fine_tune) out += fine_tune_section(series, published);
 
+  PageSection comparisons = comparison_section(comparison_groups(inventory), options.figures_folder, options.binary);
+  out += comparisons.markdown;
+
   out += "## Figures\n\n### Recall against embedding size\n\n";
   bool any_recall_figure = false;
   for (const auto& dataset : inventory.datasets) {
@@ -659,6 +699,8 @@ ResultsPage build_results_page(const std::vector<ResultFile>& results, const Pub
     out += figure.markdown;
     if (figure.file) page.figures.push_back(std::move(*figure.file));
   }
+
+  for (auto& figure : comparisons.figures) page.figures.push_back(std::move(figure));
 
   out += environment_section(inventory.all);
   out += reproduce_section(inventory.all, options);
