@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -329,6 +330,7 @@ struct FigureRow {
   std::string colour;
   svg::MarkerShape shape = svg::MarkerShape::circle;
   bool filled = true;
+  std::optional<double> active_dims;  // documents' mean active dimensions (our results' efficiency)
 };
 
 struct Figure {
@@ -352,7 +354,8 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
     if (result->model == "bm25" && !bm25_dimensions) bm25_dimensions = result->dimensions;
     rows.push_back({result->model, kOursSource, *result->dimensions, std::to_string(*result->dimensions),
                     result->metrics, our_model_colour(result->model, style_index),
-                    our_model_shape(result->model, style_index), true});
+                    our_model_shape(result->model, style_index), true,
+                    result->efficiency ? std::optional(result->efficiency->documents.mean) : std::nullopt});
   }
   const std::size_t ours = rows.size();
   if (ours == 0) {
@@ -378,7 +381,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
       }
       rows.push_back({model.name, kPaperSource, *dimensions, dimensions_text, model.metrics,
                       is_bm25 ? colour_blind_safe_palette()[0] : std::string("#666666"),
-                      paper_model_shape(shape_index++), false});
+                      paper_model_shape(shape_index++), false, std::nullopt});
     }
   }
 
@@ -404,20 +407,65 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
     x_axis.ticks.push_back({tick, fmt::format("{}", static_cast<std::uint64_t>(tick))});
   }
 
+  // Sparse vectors use few of their dimensions: our results also sit at their documents' mean active
+  // dimensions, on a second x axis along the top.
+  std::optional<ChartAxis> top_axis;
+  const bool any_active = std::any_of(rows.begin(), rows.end(), [](const FigureRow& row) { return row.active_dims; });
+  if (any_active) {
+    double low = std::numeric_limits<double>::max();
+    double high = 0.0;
+    for (const auto& row : rows) {
+      if (!row.active_dims) continue;
+      low = std::min(low, std::max(*row.active_dims, 1.0));
+      high = std::max(high, std::max(*row.active_dims, 1.0));
+    }
+    top_axis = ChartAxis{.label = "Mean active dimensions per document (log scale)",
+                         .scale = AxisScale::log2,
+                         .min = std::exp2(std::floor(std::log2(low / 1.25))),
+                         .max = std::exp2(std::ceil(std::log2(high * 1.25))),
+                         .ticks = {},
+                         .grid = false};
+    for (double tick = top_axis->min; tick <= top_axis->max; tick *= 2) {
+      top_axis->ticks.push_back({tick, fmt::format("{}", static_cast<std::uint64_t>(tick))});
+    }
+  }
+
   Chart chart;
   chart.title = fmt::format("Recall against embedding size: {}", dataset);
   chart.description = fmt::format(
       "Recall@k in percent against the embedding size (log scale) on {}: limit-eval's results (filled circles) and "
       "the LIMIT paper's models (hollow shapes).",
       dataset);
+  if (any_active) {
+    chart.description += " Our models are drawn again, hollow, at their documents' mean active dimensions on the top "
+                         "axis.";
+  }
   chart.columns = columns.size() > 1 ? 2 : 1;
-  chart.panel_height = 270;
+  chart.panel_height = any_active ? 308 : 270;
   chart.nudge_overlapping_markers = true;
   for (const auto& column : columns) {
-    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}};
+    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}, .x_top = top_axis};
+    std::vector<ChartSeries> active_series;  // drawn (and listed) after every other series
     for (const auto& row : rows) {
       const auto value = metric(row.metrics, column);
       if (!value) continue;
+      if (row.active_dims) {
+        ChartSeries active{.name = row.model + " (mean active dims)",
+                           .legend_group = "limit-eval (ours) at mean active dimensions per document (top axis)",
+                           .colour = row.colour, .shape = row.shape, .filled = false, .connect = false,
+                           .dashed = false, .points = {}, .top_axis = true};
+        active.points.push_back({.x = *row.active_dims,
+                                 .y = *value * 100,
+                                 .tooltip = fmt::format("{} ({}): {} = {} at {:.1f} mean active dimensions per document",
+                                                        row.model, row.source, column, fixed4(*value), *row.active_dims),
+                                 .data = {{"data-dataset", dataset},
+                                          {"data-source", row.source},
+                                          {"data-model", row.model},
+                                          {"data-metric", column},
+                                          {"data-value", fixed4(*value)},
+                                          {"data-active-dims", fmt::format("{:.1f}", *row.active_dims)}}});
+        active_series.push_back(std::move(active));
+      }
       const std::string group = row.source == kOursSource ? "limit-eval (ours)" : "LIMIT paper (Weller et al. 2025)";
       ChartSeries series{.name = row.model, .legend_group = group, .colour = row.colour, .shape = row.shape,
                          .filled = row.filled, .connect = false, .dashed = false, .points = {}};
@@ -433,6 +481,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
                                         {"data-dimensions", std::to_string(row.dimensions)}}});
       panel.series.push_back(std::move(series));
     }
+    for (auto& active : active_series) panel.series.push_back(std::move(active));
     chart.panels.push_back(std::move(panel));
   }
 
@@ -440,14 +489,19 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
   std::string out = fmt::format("#### {}\n\n![Recall against embedding size on {}]({})\n\n", dataset, dataset, path);
   out += fmt::format(
       "Filled circles: our results ({} of them); hollow shapes: the LIMIT paper's models. A marker that would hide "
-      "another is nudged sideways by a few pixels. Figure data (fractions; the paper's percentages divided by "
+      "another is nudged sideways by a few pixels.{} Figure data (fractions; the paper's percentages divided by "
       "100):\n\n",
-      ours);
+      ours,
+      any_active ? " Our models appear a second time, hollow in their own colour and shape, at their documents' mean "
+                   "active dimensions (the top axis): what a sparse vector actually uses of its vocabulary."
+                 : "");
   std::vector<std::string> header{"Model", "Source", "Embedding size"};
+  if (any_active) header.emplace_back("Mean active dims (documents)");
   header.insert(header.end(), columns.begin(), columns.end());
   std::vector<std::vector<std::string>> table;
   for (const auto& row : rows) {
     std::vector<std::string> cells{row.model, row.source, row.dimensions_text};
+    if (any_active) cells.push_back(row.active_dims ? fmt::format("{:.1f}", *row.active_dims) : std::string(kAbsent));
     for (const auto& column : columns) {
       const auto value = metric(row.metrics, column);
       cells.push_back(value ? fixed4(*value) : std::string(kAbsent));

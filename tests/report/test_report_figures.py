@@ -209,15 +209,30 @@ def test_recall_figure_carries_every_point_of_its_table(page: Path, dataset: str
     markdown = page.read_text(encoding="utf-8")
     rows = table_after(markdown, f"#### {dataset}")
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["Model", "Source", "Embedding size"]
-    expected = set()
+    assert header[:4] == ["Model", "Source", "Embedding size", "Mean active dims (documents)"]
+    expected, expected_active = set(), set()
     for row in body:
-        for column, value in zip(header[3:], row[3:]):
+        for column, value in zip(header[4:], row[4:]):
             if value != "—":
                 expected.add((row[0], row[1], row[2].split(" ")[0], column, value))
-    drawn = {(p["model"], p["source"], p["dimensions"], p["metric"], p["value"])
-             for p in points(page.parent / "figures" / f"recall_vs_dimensions_{dataset}.svg")}
+                if row[3] != "—":
+                    expected_active.add((row[0], row[1], row[3], column, value))
+    all_points = points(page.parent / "figures" / f"recall_vs_dimensions_{dataset}.svg")
+    drawn = {(p["model"], p["source"], p["dimensions"], p["metric"], p["value"]) for p in all_points
+             if "dimensions" in p}
+    drawn_active = {(p["model"], p["source"], p["active-dims"], p["metric"], p["value"]) for p in all_points
+                    if "active-dims" in p}
     assert drawn == expected
+    # Our models again at their documents' mean active dimensions (the second, top x axis), from
+    # the efficiency block of their result files.
+    assert drawn_active == expected_active
+    assert {p[0] for p in drawn_active} == {r["model"]["name"] for r in fixture_results()
+                                             if r["dataset"]["name"] == dataset
+                                             and "training" not in r["model"]["description"]}
+    for result in fixture_results():
+        if result["dataset"]["name"] == dataset and "training" not in result["model"]["description"]:
+            active = f"{result['efficiency']['documents']['active_dims']['mean']:.1f}"
+            assert {p[2] for p in drawn_active if p[0] == result["model"]["name"]} == {active}
     # Our sparse models sit at 30522 dimensions, BM25 at its vocabulary size.
     assert {p[2] for p in drawn if p[0] in ("v1", "v3-gte")} == {"30522"}
     if dataset == "limit-small":
