@@ -83,7 +83,7 @@ std::pair<std::string, std::pair<std::string, std::string>> difference_figure(
   for (int value = 0; value <= 100; value += 20) y_axis.ticks.push_back({static_cast<double>(value), std::to_string(value)});
 
   ChartPanel panel{.title = fmt::format("{}, model − baseline: share of the queries per difference", metric),
-                   .x = x_axis, .y = y_axis, .series = {}};
+                   .x = x_axis, .y = y_axis, .series = {}, .x_top = std::nullopt};
   std::vector<std::string> header{"Difference (bin centre)"};
   std::vector<std::map<int, double>> histograms;
   for (std::size_t i = 0; i < comparison.pairs.size(); ++i) {

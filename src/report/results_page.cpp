@@ -550,7 +550,7 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
   chart.columns = 3;
   chart.panel_height = 230;
   for (const auto& column : table_metric_columns()) {
-    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}};
+    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}, .x_top = std::nullopt};
     ChartSeries ours{.name = ours_name, .legend_group = "", .colour = palette[4], .shape = svg::MarkerShape::circle,
                      .filled = true, .connect = true, .dashed = false, .points = {}};
     for (const auto& row : series.rows) {

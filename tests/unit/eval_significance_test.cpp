@@ -6,6 +6,7 @@
 #include <numbers>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -169,9 +170,9 @@ TEST(CompareSystems, BaselineAndAllPairsWithCorrection) {
   for (int s = 0; s < 3; ++s) {
     std::vector<std::pair<std::string, MetricValues>> queries;
     for (int q = 0; q < 20; ++q) {
-      queries.push_back({"q" + std::to_string(q), {{"NDCG@10", std::fmod(0.37 * (q + 1) * (s + 2), 1.0)}}});
+      queries.push_back({fmt::format("q{}", q), {{"NDCG@10", std::fmod(0.37 * (q + 1) * (s + 2), 1.0)}}});
     }
-    systems.push_back(system("s" + std::to_string(s), queries));
+    systems.push_back(system(fmt::format("s{}", s), queries));
   }
   ComparisonOptions options;
   options.correction = Correction::bonferroni;
