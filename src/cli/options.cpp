@@ -46,7 +46,8 @@ void add_qrels_format_option(CLI::App& app, data::QrelsFormat& format) {
   app.add_option("--qrels-format", format,
                  "Qrels format: auto (detected: .jsonl, BEIR .tsv with its header, or TREC 'qid iter docno rel' "
                  "lines), jsonl, tsv, trec")
-      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
+      ->type_name("auto|jsonl|tsv|trec")
       ->default_str("auto");
 }
 
@@ -60,13 +61,15 @@ void add_significance_options(CLI::App& app, SignificanceOptions& options) {
   group->add_option("--test", options.test,
                     "Paired test: t (Student's paired t-test), randomization (Fisher's, --samples permutations), "
                     "bootstrap (paired, --samples resamples)")
-      ->transform(CLI::CheckedTransformer(tests, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(tests, CLI::ignore_case).description(""))
+      ->type_name("t|randomization|bootstrap")
       ->default_str("t");
   const std::map<std::string, eval::Correction> corrections{{"holm", eval::Correction::holm},
                                                             {"bonferroni", eval::Correction::bonferroni},
                                                             {"none", eval::Correction::none}};
   group->add_option("--correction", options.correction, "Correction for multiple comparisons: holm, bonferroni, none")
-      ->transform(CLI::CheckedTransformer(corrections, CLI::ignore_case))
+      ->transform(CLI::CheckedTransformer(corrections, CLI::ignore_case).description(""))
+      ->type_name("holm|bonferroni|none")
       ->default_str("holm");
   group->add_option("--alpha", options.alpha, "Significance level; intervals are at 1 - alpha")
       ->check(CLI::Range(1e-9, 0.5))
