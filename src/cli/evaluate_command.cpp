@@ -22,6 +22,7 @@ namespace {
 struct EvaluateOptions {
   std::filesystem::path run_file;
   std::filesystem::path qrels_file;
+  data::QrelsFormat qrels_format = data::QrelsFormat::automatic;
   MetricOptions metrics;
   bool keep_identical_ids = false;
   bool per_query = false;
@@ -46,7 +47,8 @@ void evaluate_run(const EvaluateOptions& options) {
   data::QrelsReport qrels_report;
   // A run file cannot hold whitespace in ids; its writer turns it into '_', and so do we here.
   const data::Qrels qrels =
-      eval::trec_compatible_qrels(data::load_qrels(options.qrels_file, &qrels_report), options.qrels_file);
+      eval::trec_compatible_qrels(data::load_qrels(options.qrels_file, &qrels_report, options.qrels_format),
+                                  options.qrels_file);
   const eval::Run run = eval::read_trec_run(options.run_file);
   const eval::EvalOptions eval_options{.k_values = options.metrics.k_values,
                                        .relevance_level = options.metrics.relevance_level,
@@ -103,9 +105,10 @@ void add_evaluate_command(CLI::App& app) {
   command->add_option("--run", options->run_file, "TREC run file: query Q0 doc rank score tag")
       ->required()
       ->type_name("FILE");
-  command->add_option("--qrels", options->qrels_file, "Qrels as BEIR/MTEB qrels.jsonl or a BEIR qrels .tsv")
+  command->add_option("--qrels", options->qrels_file, "Qrels as BEIR/MTEB qrels.jsonl, a BEIR qrels .tsv or TREC qrels (qid iter docno rel)")
       ->required()
       ->type_name("FILE");
+  add_qrels_format_option(*command, options->qrels_format);
   add_metric_options(*command, options->metrics);
   command->add_flag("--keep-identical-ids", options->keep_identical_ids,
                     "Keep retrieved documents whose id equals the query id (BEIR drops them by default)");

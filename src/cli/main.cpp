@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   limit-eval --dataset path/to/beir/folder --run-file run.trec
   limit-eval --model v3-gte --dataset limit --device auto --dtype bf16   an exported neural model
   limit-eval evaluate --run run.trec --qrels data/limit-small/qrels.jsonl
+  limit-eval compare results/limit-small/bm25.json results/limit-small/v3-gte.json --test randomization
   echo "Who likes Quokkas?" | limit-eval tokenize --model v3-gte --as query
 
 Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 usage error,
@@ -50,6 +51,7 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
   limit_eval::cli::add_tokenize_command(app);
   limit_eval::cli::add_report_command(app);
   limit_eval::cli::add_generate_command(app);
+  limit_eval::cli::add_compare_command(app);
   app.parse_complete_callback([&] { configure_logging(log_level); });
 
   try {

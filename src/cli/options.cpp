@@ -1,6 +1,7 @@
 #include "limit_eval/cli/options.hpp"
 
 #include <cstdlib>
+#include <map>
 
 #include "limit_eval/core/version.hpp"
 
@@ -35,6 +36,48 @@ void add_metric_options(CLI::App& app, MetricOptions& options) {
                     "Smallest qrels score that counts as relevant (trec_eval -l)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+}
+
+void add_qrels_format_option(CLI::App& app, data::QrelsFormat& format) {
+  const std::map<std::string, data::QrelsFormat> formats{{"auto", data::QrelsFormat::automatic},
+                                                         {"jsonl", data::QrelsFormat::jsonl},
+                                                         {"tsv", data::QrelsFormat::beir_tsv},
+                                                         {"trec", data::QrelsFormat::trec}};
+  app.add_option("--qrels-format", format,
+                 "Qrels format: auto (detected: .jsonl, BEIR .tsv with its header, or TREC 'qid iter docno rel' "
+                 "lines), jsonl, tsv, trec")
+      ->transform(CLI::CheckedTransformer(formats, CLI::ignore_case).description(""))
+      ->type_name("auto|jsonl|tsv|trec")
+      ->default_str("auto");
+}
+
+void add_significance_options(CLI::App& app, SignificanceOptions& options) {
+  auto* group = app.add_option_group("Significance");
+  group->add_option("--metric", options.metric, "Metric compared, as in the results (NDCG@10, Recall@2, MAP@10, ...)")
+      ->capture_default_str();
+  const std::map<std::string, eval::PairedTest> tests{{"t", eval::PairedTest::t},
+                                                      {"randomization", eval::PairedTest::randomization},
+                                                      {"bootstrap", eval::PairedTest::bootstrap}};
+  group->add_option("--test", options.test,
+                    "Paired test: t (Student's paired t-test), randomization (Fisher's, --samples permutations), "
+                    "bootstrap (paired, --samples resamples)")
+      ->transform(CLI::CheckedTransformer(tests, CLI::ignore_case).description(""))
+      ->type_name("t|randomization|bootstrap")
+      ->default_str("t");
+  const std::map<std::string, eval::Correction> corrections{{"holm", eval::Correction::holm},
+                                                            {"bonferroni", eval::Correction::bonferroni},
+                                                            {"none", eval::Correction::none}};
+  group->add_option("--correction", options.correction, "Correction for multiple comparisons: holm, bonferroni, none")
+      ->transform(CLI::CheckedTransformer(corrections, CLI::ignore_case).description(""))
+      ->type_name("holm|bonferroni|none")
+      ->default_str("holm");
+  group->add_option("--alpha", options.alpha, "Significance level; intervals are at 1 - alpha")
+      ->check(CLI::Range(1e-9, 0.5))
+      ->capture_default_str();
+  group->add_option("--samples", options.samples, "Permutations of the randomization test and bootstrap resamples")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000000}))
+      ->capture_default_str();
+  group->add_option("--seed", options.seed, "Seed of the permutations and resamples")->capture_default_str();
 }
 
 void add_retrieval_options(CLI::App& app, RetrievalOptions& options) {

@@ -24,7 +24,9 @@
 #include "limit_eval/eval/metrics.hpp"
 #include "limit_eval/eval/trec_run.hpp"
 #include "limit_eval/report/environment.hpp"
+#include "limit_eval/report/result_file.hpp"
 #include "limit_eval/report/table.hpp"
+#include "limit_eval/sparse/efficiency.hpp"
 #include "limit_eval/sparse/retrieval.hpp"
 
 namespace limit_eval::cli {
@@ -183,9 +185,11 @@ void run(const RunOptions& options) {
     throw DataError(dataset.qrels_report.path, 0, "no query of the query set has a judgement: nothing to evaluate");
   }
 
+  const sparse::Efficiency efficiency = sparse::measure_efficiency(doc_vectors, query_vectors);
+  spdlog::info("efficiency: {:.1f} active dimensions per document, {:.1f} per query, {:.4g} FLOPS per pair",
+               efficiency.documents.mean, efficiency.queries.mean, efficiency.flops);
+
   const double total_s = total.seconds();
-  nlohmann::json per_query = nlohmann::json::object();
-  for (const auto& [query_id, values] : result.per_query) per_query[query_id] = values;
   report::RunSettings settings{.device = encoder->device(),
                                .device_name = encoder->device_name(),
                                .dtype = encoder->dtype(),
@@ -199,38 +203,35 @@ void run(const RunOptions& options) {
                              {"evaluation", evaluation_s},
                              {"total", total_s}};
   if (corpus_from_cache) timings["corpus_encoding_cached"] = corpus_encoding_cached_s;
-  const nlohmann::json results = {
-      {"format", "limit-eval-results/1"},
-      {"model", {{"name", encoder->name()}, {"description", encoder->describe()}}},
-      {"dataset",
-       {{"name", dataset.name},
-        {"path", dataset.root.string()},
-        {"documents", dataset.corpus.size()},
-        {"queries", dataset.queries.size()},
-        {"qrels_report", qrels_report_json(dataset.qrels_report)}}},
-      {"settings",
-       {{"top_k", options.retrieval.top_k},
-        {"k_values", options.metrics.k_values},
-        {"relevance_level", options.metrics.relevance_level},
-        {"ignore_identical_ids", !options.keep_identical_ids}}},
-      {"evaluation",
-       {{"evaluated_queries", result.evaluated_queries},
-        {"run_queries_without_qrels", result.run_queries_without_qrels},
-        {"qrels_queries_without_run", result.qrels_queries_without_run},
-        {"identical_ids_dropped", result.identical_ids_dropped}}},
-      {"metrics", result.mean},
-      {"timings_s", std::move(timings)},
-      {"cache", cache_report.to_json()},
-      {"environment", report::environment_json(settings)},
-      {"per_query", per_query},
-  };
+  report::ResultRecord record;
+  record.model = encoder->name();
+  record.model_description = encoder->describe();
+  record.dataset = {{"name", dataset.name},
+                    {"path", dataset.root.string()},
+                    {"documents", dataset.corpus.size()},
+                    {"queries", dataset.queries.size()},
+                    {"qrels_report", qrels_report_json(dataset.qrels_report)}};
+  record.settings = {{"top_k", options.retrieval.top_k},
+                     {"k_values", options.metrics.k_values},
+                     {"relevance_level", options.metrics.relevance_level},
+                     {"ignore_identical_ids", !options.keep_identical_ids}};
+  record.evaluation = {{"evaluated_queries", result.evaluated_queries},
+                       {"run_queries_without_qrels", result.run_queries_without_qrels},
+                       {"qrels_queries_without_run", result.qrels_queries_without_run},
+                       {"identical_ids_dropped", result.identical_ids_dropped}};
+  record.metrics = result.mean;
+  record.timings = std::move(timings);
+  record.cache = cache_report.to_json();
+  record.environment = report::environment_json(settings);
+  record.efficiency = efficiency;
+  record.per_query = result.per_query;
 
   // Every output is complete before any is moved into place.
   const auto output = options.output.empty()
                           ? std::filesystem::path("results") / dataset.name / (encoder->name() + ".json")
                           : options.output;
   AtomicFileWriter results_file(output);
-  results_file.stream() << results.dump(2) << '\n';
+  report::write_result_file(results_file, record);
   std::vector<std::unique_ptr<AtomicFileWriter>> vector_files;
   if (!options.save_vectors.empty()) {
     vector_files.push_back(write_vectors(options.save_vectors / "corpus.jsonl", doc_ids, doc_vectors, *encoder));

@@ -19,6 +19,10 @@
 // - A qrels TSV must start with BEIR's header line, which BEIR skips unread; a first line whose
 //   score column is an integer is a missing header, reported instead of losing a judgement.
 //   Rows have exactly three tab-separated fields; CSV quoting is not interpreted.
+// - TREC qrels (trec_eval's own format) are lines "query-id iteration doc-id relevance",
+//   separated by blanks or tabs (trec_eval splits on white space); no header. Exactly four fields,
+//   the relevance an integer (negative allowed, as in trec_eval), the iteration column ignored.
+//   The same strictness as above otherwise: blank lines, invalid UTF-8, duplicates are errors.
 
 #include "limit_eval/data/dataset.hpp"
 
@@ -253,13 +257,70 @@ Judgement parse_tsv_judgement(std::string_view line, const fs::path& path, std::
   return {std::string(fields[0]), std::string(fields[1]), *score};
 }
 
-enum class QrelsFormat { jsonl, tsv };
+std::vector<std::string_view> split_blanks(std::string_view line) {
+  std::vector<std::string_view> fields;
+  std::size_t at = 0;
+  while (true) {
+    at = line.find_first_not_of(" \t", at);
+    if (at == std::string_view::npos) return fields;
+    const std::size_t end = line.find_first_of(" \t", at);
+    fields.push_back(line.substr(at, end == std::string_view::npos ? std::string_view::npos : end - at));
+    if (end == std::string_view::npos) return fields;
+    at = end;
+  }
+}
 
-QrelsFormat qrels_format_of(const fs::path& path) {
+Judgement parse_trec_judgement(std::string_view line, const fs::path& path, std::size_t line_number) {
+  check_line_text(line, path, line_number);
+  const auto fields = split_blanks(line);
+  if (fields.size() != 4) {
+    throw DataError(path, line_number,
+                    fmt::format("expected 4 fields of TREC qrels (query-id iteration doc-id relevance), found {}",
+                                fields.size()));
+  }
+  const auto score = parse_integer_text(fields[3]);
+  if (!score) {
+    throw DataError(path, line_number, fmt::format("relevance must be an integer, found '{}'", fields[3]));
+  }
+  return {std::string(fields[0]), std::string(fields[2]), *score};
+}
+
+bool looks_like_trec_line(std::string_view line) {
+  const auto fields = split_blanks(line);
+  return fields.size() == 4 && parse_integer_text(fields[3]).has_value();
+}
+
+std::string_view first_line_of(std::string_view contents) {
+  std::string_view line = contents.substr(0, contents.find('\n'));
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+// The format of a qrels file: by its name (.jsonl; .tsv is BEIR's unless its first line is a
+// TREC judgement), else by its first line.
+QrelsFormat qrels_format_of(const fs::path& path, std::string_view contents) {
   const auto extension = path.extension();
   if (extension == ".jsonl") return QrelsFormat::jsonl;
-  if (extension == ".tsv") return QrelsFormat::tsv;
-  throw DataError(path, 0, "unknown qrels format: expected a .jsonl or .tsv file");
+  const std::string_view first = first_line_of(contents);
+  if (looks_like_trec_line(first)) return QrelsFormat::trec;
+  if (extension == ".tsv") return QrelsFormat::beir_tsv;
+  const auto start = first.find_first_not_of(" \t");
+  if (start != std::string_view::npos && first[start] == '{') return QrelsFormat::jsonl;
+  if (split_tabs(first).size() == 3) return QrelsFormat::beir_tsv;
+  throw DataError(path, 1,
+                  "cannot tell the qrels format: expected BEIR/MTEB jsonl ({\"query-id\", \"corpus-id\", \"score\"}), "
+                  "a BEIR .tsv (header query-id<TAB>corpus-id<TAB>score) or TREC qrels (query-id iteration doc-id "
+                  "relevance); name it with --qrels-format");
+}
+
+Judgement parse_judgement(QrelsFormat format, std::string_view line, const fs::path& path, std::size_t line_number) {
+  switch (format) {
+    case QrelsFormat::jsonl: return parse_jsonl_judgement(line, path, line_number);
+    case QrelsFormat::beir_tsv: return parse_tsv_judgement(line, path, line_number);
+    case QrelsFormat::trec: return parse_trec_judgement(line, path, line_number);
+    case QrelsFormat::automatic: break;
+  }
+  throw Error("qrels format not resolved");
 }
 
 // The line on which (query_id, doc_id) first appears. Only called to word a duplicate error, so
@@ -268,9 +329,8 @@ std::size_t first_line_of_judgement(std::string_view contents, QrelsFormat forma
                                     const std::string& query_id, const std::string& doc_id) {
   std::size_t found = 0;
   for_each_line(contents, [&](std::string_view line, std::size_t line_number) {
-    if (found != 0 || (format == QrelsFormat::tsv && line_number == 1)) return;
-    const Judgement judgement = format == QrelsFormat::jsonl ? parse_jsonl_judgement(line, path, line_number)
-                                                             : parse_tsv_judgement(line, path, line_number);
+    if (found != 0 || (format == QrelsFormat::beir_tsv && line_number == 1)) return;
+    const Judgement judgement = parse_judgement(format, line, path, line_number);
     if (judgement.query_id == query_id && judgement.doc_id == doc_id) found = line_number;
   });
   return found;
@@ -343,20 +403,29 @@ std::vector<Query> load_queries(const fs::path& path) {
   return queries;
 }
 
-Qrels load_qrels(const fs::path& path, QrelsReport* report) {
-  const QrelsFormat format = qrels_format_of(path);
+std::string to_string(QrelsFormat format) {
+  switch (format) {
+    case QrelsFormat::automatic: return "auto";
+    case QrelsFormat::jsonl: return "jsonl";
+    case QrelsFormat::beir_tsv: return "tsv";
+    case QrelsFormat::trec: return "trec";
+  }
+  return "?";
+}
+
+Qrels load_qrels(const fs::path& path, QrelsReport* report, QrelsFormat format) {
   const std::string contents = read_whole_file(path);
+  if (format == QrelsFormat::automatic) format = qrels_format_of(path, contents);
   Qrels qrels;
   std::size_t lines = 0;
   std::size_t judgements = 0;
   for_each_line(contents, [&](std::string_view line, std::size_t line_number) {
-    if (format == QrelsFormat::tsv && line_number == 1) {
+    if (format == QrelsFormat::beir_tsv && line_number == 1) {
       check_tsv_header(line, path);
       return;
     }
     ++lines;
-    Judgement judgement = format == QrelsFormat::jsonl ? parse_jsonl_judgement(line, path, line_number)
-                                                       : parse_tsv_judgement(line, path, line_number);
+    Judgement judgement = parse_judgement(format, line, path, line_number);
     auto& judged_docs = qrels[judgement.query_id];
     if (!judged_docs.try_emplace(std::move(judgement.doc_id), judgement.score).second) {
       // try_emplace leaves its key argument untouched when nothing was inserted.

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/random.hpp"
 
 namespace limit_eval::data {
 namespace fs = std::filesystem;
@@ -33,36 +34,10 @@ constexpr std::array<const char*, 3> kDatasetFiles = {"corpus.jsonl", "queries.j
 // draws alone (e.g. more documents do not change which attributes the queries ask about).
 enum class Stage : std::uint64_t { query_attributes = 1, pool_positions = 2, names = 3, document_attributes = 4 };
 
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30U)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27U)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31U);
-}
-
-class Random {
+// Each stage's stream of the seed.
+class Random : public SeededRandom {
  public:
-  Random(std::uint64_t seed, Stage stage)
-      : engine_(splitmix64(seed ^ splitmix64(static_cast<std::uint64_t>(stage)))) {}
-
-  // Uniform in [0, bound). Draws below 2^64 mod bound are rejected so that every residue is
-  // equally likely; the result depends on nothing but the engine's (standard-fixed) output.
-  std::uint64_t below(std::uint64_t bound) {
-    const std::uint64_t rejected = (0 - bound) % bound;
-    while (true) {
-      const std::uint64_t draw = engine_();
-      if (draw >= rejected) return draw % bound;
-    }
-  }
-
-  // Fisher-Yates, from the back.
-  template <typename T>
-  void shuffle(std::vector<T>& values) {
-    for (std::size_t i = values.size(); i > 1; --i) std::swap(values[i - 1], values[below(i)]);
-  }
-
- private:
-  std::mt19937_64 engine_;
+  Random(std::uint64_t seed, Stage stage) : SeededRandom(seed, static_cast<std::uint64_t>(stage)) {}
 };
 
 // Decodes the code point at text[position] and advances past it. False on an invalid sequence

@@ -23,6 +23,7 @@ constexpr double kTitleBand = 34;
 constexpr double kPanelLeft = 62;
 constexpr double kPanelRight = 18;
 constexpr double kPanelTop = 30;
+constexpr double kTopAxisBand = 38;  // extra room above the plot of a panel with a top x axis
 constexpr double kPanelBottom = 50;
 constexpr double kTitleFont = 16;
 constexpr double kPanelTitleFont = 13;
@@ -112,6 +113,22 @@ void draw_axes(svg::Document& document, const ChartPanel& panel, double left, do
   }
   document.line(left, top, left, bottom, {{"stroke", kAxisColour}, {"stroke-width", "1.2"}});
   document.line(left, bottom, right, bottom, {{"stroke", kAxisColour}, {"stroke-width", "1.2"}});
+  if (panel.x_top) {
+    const AxisMap top_map(*panel.x_top, left, right);
+    std::vector<double> top_centres;
+    std::vector<double> top_widths;
+    for (const auto& tick : panel.x_top->ticks) {
+      top_centres.push_back(top_map(tick.value));
+      top_widths.push_back(svg::text_width(tick.label, kTickFont));
+    }
+    const auto top_shown = labelled_ticks(top_centres, top_widths);
+    for (std::size_t i = 0; i < panel.x_top->ticks.size(); ++i) {
+      document.line(top_centres[i], top - 5, top_centres[i], top, {{"stroke", kAxisColour}, {"stroke-width", "1"}});
+      if (top_shown[i]) document.text(top_centres[i], top - 8, panel.x_top->ticks[i].label, text_style(kTickFont));
+    }
+    document.line(left, top, right, top, {{"stroke", kAxisColour}, {"stroke-width", "1.2"}});
+    document.text((left + right) / 2, top - 24, panel.x_top->label, text_style(kAxisLabelFont));
+  }
   document.text((left + right) / 2, panel_bottom - 12, panel.x.label, text_style(kAxisLabelFont));
   const double y_label_x = panel_left + 16;
   const double y_label_y = (top + bottom) / 2;
@@ -127,6 +144,7 @@ void draw_axes(svg::Document& document, const ChartPanel& panel, double left, do
 // that clears it: markers near each other in both x and y stay apart, all others sit exactly.
 std::map<std::pair<std::size_t, std::size_t>, std::pair<double, double>> point_positions(const ChartPanel& panel,
                                                                                          const AxisMap& x_map,
+                                                                                         const AxisMap& top_map,
                                                                                          const AxisMap& y_map,
                                                                                          bool spread) {
   std::map<std::pair<std::size_t, std::size_t>, std::pair<double, double>> positions;
@@ -140,7 +158,7 @@ std::map<std::pair<std::size_t, std::size_t>, std::pair<double, double>> point_p
     for (std::size_t p = 0; p < panel.series[s].points.size(); ++p) {
       const auto& point = panel.series[s].points[p];
       const double y = y_map(point.y);
-      double x = x_map(point.x);
+      double x = panel.series[s].top_axis ? top_map(point.x) : x_map(point.x);
       if (spread) {
         const double exact_x = x;
         for (int step = 1; step <= 16 && !clear(x, y); ++step) {
@@ -159,8 +177,9 @@ std::map<std::pair<std::size_t, std::size_t>, std::pair<double, double>> point_p
 void draw_series(svg::Document& document, const ChartPanel& panel, bool spread, double left, double top, double right,
                  double bottom) {
   const AxisMap x_map(panel.x, left, right);
+  const AxisMap top_map(panel.x_top ? *panel.x_top : panel.x, left, right);
   const AxisMap y_map(panel.y, bottom, top);
-  const auto positions = point_positions(panel, x_map, y_map, spread);
+  const auto positions = point_positions(panel, x_map, top_map, y_map, spread);
   for (std::size_t s = 0; s < panel.series.size(); ++s) {
     const auto& series = panel.series[s];
     document.open_group({{"class", "series"}, {"data-series", series.name}});
@@ -168,7 +187,8 @@ void draw_series(svg::Document& document, const ChartPanel& panel, bool spread, 
       auto ordered = series.points;
       std::sort(ordered.begin(), ordered.end(), [](const ChartPoint& a, const ChartPoint& b) { return a.x < b.x; });
       std::vector<std::pair<double, double>> line;
-      for (const auto& point : ordered) line.emplace_back(x_map(point.x), y_map(point.y));
+      const AxisMap& series_map = series.top_axis ? top_map : x_map;
+      for (const auto& point : ordered) line.emplace_back(series_map(point.x), y_map(point.y));
       svg::Attributes style{{"stroke", series.colour}, {"stroke-width", "2"}};
       if (series.dashed) style.emplace_back("stroke-dasharray", "6 4");
       document.polyline(line, style);
@@ -285,7 +305,7 @@ std::string render_chart(const Chart& chart) {
         kOuterMargin + kTitleBand + static_cast<double>(i / static_cast<std::size_t>(columns)) * chart.panel_height;
     const double left = panel_left + kPanelLeft;
     const double right = panel_left + panel_width - kPanelRight;
-    const double top = panel_top + kPanelTop;
+    const double top = panel_top + kPanelTop + (panel.x_top ? kTopAxisBand : 0.0);
     const double bottom = panel_top + chart.panel_height - kPanelBottom;
     document.open_group({{"class", "panel"}, {"data-title", panel.title}});
     if (!panel.title.empty()) {

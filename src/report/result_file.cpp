@@ -62,6 +62,18 @@ class FieldReader {
     return value->get<std::uint64_t>();
   }
 
+  double required_number(const Json& parent, const std::string& pointer, const char* key) const {
+    const auto value = optional_number(parent, pointer, key);
+    if (!value) fail(pointer + "/" + key, "is missing");
+    return *value;
+  }
+
+  std::uint64_t required_count(const Json& parent, const std::string& pointer, const char* key) const {
+    const auto value = optional_count(parent, pointer, key);
+    if (!value) fail(pointer + "/" + key, "is missing");
+    return *value;
+  }
+
   std::optional<bool> optional_bool(const Json& parent, const std::string& pointer, const char* key) const {
     const Json* value = find(parent, key);
     if (value == nullptr || value->is_null()) return std::nullopt;
@@ -77,6 +89,38 @@ class FieldReader {
 
   const std::filesystem::path& path_;
 };
+
+sparse::ActiveDimensions read_active_dimensions(const FieldReader& read, const Json& parent, const std::string& pointer,
+                                                const char* key) {
+  const Json& side = read.object(parent, pointer, key);
+  const std::string at = pointer + "/" + key;
+  sparse::ActiveDimensions active;
+  active.vectors = read.required_count(side, at, "vectors");
+  const Json& dims = read.object(side, at, "active_dims");
+  active.mean = read.required_number(dims, at + "/active_dims", "mean");
+  active.median = read.required_number(dims, at + "/active_dims", "median");
+  active.p99 = read.required_number(dims, at + "/active_dims", "p99");
+  active.max = read.required_count(dims, at + "/active_dims", "max");
+  active.sparsity_ratio = read.required_number(side, at, "sparsity_ratio");
+  return active;
+}
+
+sparse::Efficiency read_efficiency(const FieldReader& read, const Json& efficiency) {
+  sparse::Efficiency result;
+  result.dimensions = read.required_count(efficiency, "/efficiency", "dimensions");
+  result.documents = read_active_dimensions(read, efficiency, "/efficiency", "documents");
+  result.queries = read_active_dimensions(read, efficiency, "/efficiency", "queries");
+  result.flops = read.required_number(efficiency, "/efficiency", "flops");
+  result.postings_per_query = read.required_number(efficiency, "/efficiency", "postings_per_query");
+  result.index_bytes = read.required_count(efficiency, "/efficiency", "index_bytes");
+  return result;
+}
+
+Json active_dimensions_json(const sparse::ActiveDimensions& active) {
+  return {{"vectors", active.vectors},
+          {"active_dims", {{"mean", active.mean}, {"median", active.median}, {"p99", active.p99}, {"max", active.max}}},
+          {"sparsity_ratio", active.sparsity_ratio}};
+}
 
 Json parse_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -96,6 +140,38 @@ Json parse_file(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+Json efficiency_json(const sparse::Efficiency& efficiency) {
+  return {{"dimensions", efficiency.dimensions},
+          {"documents", active_dimensions_json(efficiency.documents)},
+          {"queries", active_dimensions_json(efficiency.queries)},
+          {"flops", efficiency.flops},
+          {"postings_per_query", efficiency.postings_per_query},
+          {"index_bytes", efficiency.index_bytes}};
+}
+
+Json result_json(const ResultRecord& record) {
+  Json per_query = Json::object();
+  for (const auto& [query_id, values] : record.per_query) per_query[query_id] = values;
+  Json root = {
+      {"format", kResultsFormat},
+      {"model", {{"name", record.model}, {"description", record.model_description}}},
+      {"dataset", record.dataset},
+      {"settings", record.settings},
+      {"evaluation", record.evaluation},
+      {"metrics", record.metrics},
+      {"timings_s", record.timings},
+      {"environment", record.environment},
+      {"per_query", std::move(per_query)},
+  };
+  if (!record.cache.is_null()) root["cache"] = record.cache;
+  if (record.efficiency) root["efficiency"] = efficiency_json(*record.efficiency);
+  return root;
+}
+
+void write_result_file(AtomicFileWriter& file, const ResultRecord& record) {
+  file.stream() << result_json(record).dump(2) << '\n';
+}
 
 ResultFile read_result_file(const std::filesystem::path& path, const std::filesystem::path& relative_path) {
   const Json root = parse_file(path);
@@ -142,11 +218,33 @@ ResultFile read_result_file(const std::filesystem::path& path, const std::filesy
   const Json& dataset = read.object(root, "", "dataset");
   result.dataset = read.string(dataset, "/dataset", "name");
   if (result.dataset.empty()) read.fail("/dataset/name", "is empty");
+  result.dataset_documents = read.optional_count(dataset, "/dataset", "documents");
+  result.dataset_queries = read.optional_count(dataset, "/dataset", "queries");
+  if (const auto it = dataset.find("qrels_report"); it != dataset.end() && !it->is_null()) {
+    if (!it->is_object()) read.fail("/dataset/qrels_report", "must be an object");
+    result.qrels_judgements = read.optional_count(*it, "/dataset/qrels_report", "judgements");
+  }
 
   const Json& metrics = read.object(root, "", "metrics");
   for (const auto& [name, value] : metrics.items()) {
     if (!value.is_number()) read.fail("/metrics/" + name, "must be a number");
     result.metrics.emplace(name, value.get<double>());
+  }
+
+  if (const auto it = root.find("per_query"); it != root.end() && !it->is_null()) {
+    if (!it->is_object()) read.fail("/per_query", "must be an object");
+    for (const auto& [query_id, values] : it->items()) {
+      if (!values.is_object()) read.fail("/per_query/" + query_id, "must be an object");
+      auto& query = result.per_query[query_id];
+      for (const auto& [name, value] : values.items()) {
+        if (!value.is_number()) read.fail("/per_query/" + query_id + "/" + name, "must be a number");
+        query.emplace(name, value.get<double>());
+      }
+    }
+  }
+  if (const auto it = root.find("efficiency"); it != root.end() && !it->is_null()) {
+    if (!it->is_object()) read.fail("/efficiency", "must be an object");
+    result.efficiency = read_efficiency(read, *it);
   }
 
   if (const auto it = root.find("timings_s"); it != root.end()) {

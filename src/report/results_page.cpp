@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -10,6 +11,7 @@
 
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/report/chart.hpp"
+#include "limit_eval/report/comparison.hpp"
 #include "limit_eval/report/table.hpp"
 
 namespace limit_eval::report {
@@ -41,6 +43,14 @@ std::string difference_cell(const std::optional<double>& ours, const std::option
   const double difference = *ours - *published;
   if (std::abs(difference) < 0.00005) return "0.0000";
   return fmt::format("{:+.4f}", difference);
+}
+
+// Efficiency columns: documents' mean active dimensions and FLOPS per query-document pair.
+const std::vector<std::string> kEfficiencyColumns{"Doc Active Dims (mean)", "FLOPS"};
+
+std::vector<std::string> efficiency_cells(const ResultFile& result) {
+  if (!result.efficiency) return {"n/a", "n/a"};
+  return {fmt::format("{:.1f}", result.efficiency->documents.mean), fmt::format("{:.3f}", result.efficiency->flops)};
 }
 
 std::string date_cell(const std::string& date) { return date.size() >= 10 ? date.substr(0, 10) : date; }
@@ -196,6 +206,7 @@ std::string zero_shot_section(const std::string& dataset, const std::vector<cons
   for (const char* column : {"Corpus Encoding Time (s)", "Query Encoding Time (s)", "Device", "dtype", "Date"}) {
     header.emplace_back(column);
   }
+  header.insert(header.end(), kEfficiencyColumns.begin(), kEfficiencyColumns.end());
   std::vector<std::vector<std::string>> rows;
   for (const auto* result : results) {
     std::vector<std::string> ours{model_cell(*result)};
@@ -205,6 +216,7 @@ std::string zero_shot_section(const std::string& dataset, const std::vector<cons
     ours.push_back(device_cell(result->environment));
     ours.push_back(result->environment.dtype);
     ours.push_back(date_cell(result->environment.date));
+    for (auto& cell : efficiency_cells(*result)) ours.push_back(std::move(cell));
     rows.push_back(std::move(ours));
 
     const auto comparison = zero_shot_comparison(*result, published);
@@ -220,8 +232,8 @@ std::string zero_shot_section(const std::string& dataset, const std::vector<cons
     reference.push_back(published_cell(comparison->row.query_encoding_s));
     // Timings are not differenced: they come from different devices (see the Device column).
     difference.insert(difference.end(), {kAbsent, kAbsent});
-    reference.insert(reference.end(), {comparison->device, kAbsent, kAbsent});
-    difference.insert(difference.end(), {"", "", ""});
+    reference.insert(reference.end(), {comparison->device, kAbsent, kAbsent, kAbsent, kAbsent});
+    difference.insert(difference.end(), {"", "", "", kAbsent, kAbsent});
     rows.push_back(std::move(reference));
     rows.push_back(std::move(difference));
   }
@@ -245,6 +257,7 @@ std::string fine_tune_section(const Inventory::FineTuneSeries& series, const Pub
   std::vector<std::string> header{"Training Samples"};
   for (const auto& column : table_metric_columns()) header.push_back(column);
   for (const char* column : {"Model", "Device", "dtype", "Date"}) header.emplace_back(column);
+  header.insert(header.end(), kEfficiencyColumns.begin(), kEfficiencyColumns.end());
   std::vector<std::vector<std::string>> rows;
   for (const auto& row : series.rows) {
     const ResultFile& result = *row.result;
@@ -254,6 +267,7 @@ std::string fine_tune_section(const Inventory::FineTuneSeries& series, const Pub
     ours.push_back(device_cell(result.environment));
     ours.push_back(result.environment.dtype);
     ours.push_back(date_cell(result.environment.date));
+    for (auto& cell : efficiency_cells(result)) ours.push_back(std::move(cell));
     rows.push_back(std::move(ours));
     if (seed == nullptr) continue;
     const auto published_row = seed->find(row.samples);
@@ -265,8 +279,9 @@ std::string fine_tune_section(const Inventory::FineTuneSeries& series, const Pub
       reference.push_back(published_cell(value));
       difference.push_back(difference_cell(metric(result.metrics, column), value));
     }
-    reference.insert(reference.end(), {std::string(kSeedFineTunedModel) + " (seed)", kSeedDevice, kAbsent, kAbsent});
-    difference.insert(difference.end(), {"", "", "", ""});
+    reference.insert(reference.end(),
+                     {std::string(kSeedFineTunedModel) + " (seed)", kSeedDevice, kAbsent, kAbsent, kAbsent, kAbsent});
+    difference.insert(difference.end(), {"", "", "", "", kAbsent, kAbsent});
     rows.push_back(std::move(reference));
     rows.push_back(std::move(difference));
   }
@@ -315,6 +330,7 @@ struct FigureRow {
   std::string colour;
   svg::MarkerShape shape = svg::MarkerShape::circle;
   bool filled = true;
+  std::optional<double> active_dims;  // documents' mean active dimensions (our results' efficiency)
 };
 
 struct Figure {
@@ -338,7 +354,8 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
     if (result->model == "bm25" && !bm25_dimensions) bm25_dimensions = result->dimensions;
     rows.push_back({result->model, kOursSource, *result->dimensions, std::to_string(*result->dimensions),
                     result->metrics, our_model_colour(result->model, style_index),
-                    our_model_shape(result->model, style_index), true});
+                    our_model_shape(result->model, style_index), true,
+                    result->efficiency ? std::optional(result->efficiency->documents.mean) : std::nullopt});
   }
   const std::size_t ours = rows.size();
   if (ours == 0) {
@@ -364,7 +381,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
       }
       rows.push_back({model.name, kPaperSource, *dimensions, dimensions_text, model.metrics,
                       is_bm25 ? colour_blind_safe_palette()[0] : std::string("#666666"),
-                      paper_model_shape(shape_index++), false});
+                      paper_model_shape(shape_index++), false, std::nullopt});
     }
   }
 
@@ -390,20 +407,65 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
     x_axis.ticks.push_back({tick, fmt::format("{}", static_cast<std::uint64_t>(tick))});
   }
 
+  // Sparse vectors use few of their dimensions: our results also sit at their documents' mean active
+  // dimensions, on a second x axis along the top.
+  std::optional<ChartAxis> top_axis;
+  const bool any_active = std::any_of(rows.begin(), rows.end(), [](const FigureRow& row) { return row.active_dims; });
+  if (any_active) {
+    double low = std::numeric_limits<double>::max();
+    double high = 0.0;
+    for (const auto& row : rows) {
+      if (!row.active_dims) continue;
+      low = std::min(low, std::max(*row.active_dims, 1.0));
+      high = std::max(high, std::max(*row.active_dims, 1.0));
+    }
+    top_axis = ChartAxis{.label = "Mean active dimensions per document (log scale)",
+                         .scale = AxisScale::log2,
+                         .min = std::exp2(std::floor(std::log2(low / 1.25))),
+                         .max = std::exp2(std::ceil(std::log2(high * 1.25))),
+                         .ticks = {},
+                         .grid = false};
+    for (double tick = top_axis->min; tick <= top_axis->max; tick *= 2) {
+      top_axis->ticks.push_back({tick, fmt::format("{}", static_cast<std::uint64_t>(tick))});
+    }
+  }
+
   Chart chart;
   chart.title = fmt::format("Recall against embedding size: {}", dataset);
   chart.description = fmt::format(
       "Recall@k in percent against the embedding size (log scale) on {}: limit-eval's results (filled circles) and "
       "the LIMIT paper's models (hollow shapes).",
       dataset);
+  if (any_active) {
+    chart.description += " Our models are drawn again, hollow, at their documents' mean active dimensions on the top "
+                         "axis.";
+  }
   chart.columns = columns.size() > 1 ? 2 : 1;
-  chart.panel_height = 270;
+  chart.panel_height = any_active ? 308 : 270;
   chart.nudge_overlapping_markers = true;
   for (const auto& column : columns) {
-    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}};
+    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}, .x_top = top_axis};
+    std::vector<ChartSeries> active_series;  // drawn (and listed) after every other series
     for (const auto& row : rows) {
       const auto value = metric(row.metrics, column);
       if (!value) continue;
+      if (row.active_dims) {
+        ChartSeries active{.name = row.model + " (mean active dims)",
+                           .legend_group = "limit-eval (ours) at mean active dimensions per document (top axis)",
+                           .colour = row.colour, .shape = row.shape, .filled = false, .connect = false,
+                           .dashed = false, .points = {}, .top_axis = true};
+        active.points.push_back({.x = *row.active_dims,
+                                 .y = *value * 100,
+                                 .tooltip = fmt::format("{} ({}): {} = {} at {:.1f} mean active dimensions per document",
+                                                        row.model, row.source, column, fixed4(*value), *row.active_dims),
+                                 .data = {{"data-dataset", dataset},
+                                          {"data-source", row.source},
+                                          {"data-model", row.model},
+                                          {"data-metric", column},
+                                          {"data-value", fixed4(*value)},
+                                          {"data-active-dims", fmt::format("{:.1f}", *row.active_dims)}}});
+        active_series.push_back(std::move(active));
+      }
       const std::string group = row.source == kOursSource ? "limit-eval (ours)" : "LIMIT paper (Weller et al. 2025)";
       ChartSeries series{.name = row.model, .legend_group = group, .colour = row.colour, .shape = row.shape,
                          .filled = row.filled, .connect = false, .dashed = false, .points = {}};
@@ -419,6 +481,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
                                         {"data-dimensions", std::to_string(row.dimensions)}}});
       panel.series.push_back(std::move(series));
     }
+    for (auto& active : active_series) panel.series.push_back(std::move(active));
     chart.panels.push_back(std::move(panel));
   }
 
@@ -426,14 +489,19 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
   std::string out = fmt::format("#### {}\n\n![Recall against embedding size on {}]({})\n\n", dataset, dataset, path);
   out += fmt::format(
       "Filled circles: our results ({} of them); hollow shapes: the LIMIT paper's models. A marker that would hide "
-      "another is nudged sideways by a few pixels. Figure data (fractions; the paper's percentages divided by "
+      "another is nudged sideways by a few pixels.{} Figure data (fractions; the paper's percentages divided by "
       "100):\n\n",
-      ours);
+      ours,
+      any_active ? " Our models appear a second time, hollow in their own colour and shape, at their documents' mean "
+                   "active dimensions (the top axis): what a sparse vector actually uses of its vocabulary."
+                 : "");
   std::vector<std::string> header{"Model", "Source", "Embedding size"};
+  if (any_active) header.emplace_back("Mean active dims (documents)");
   header.insert(header.end(), columns.begin(), columns.end());
   std::vector<std::vector<std::string>> table;
   for (const auto& row : rows) {
     std::vector<std::string> cells{row.model, row.source, row.dimensions_text};
+    if (any_active) cells.push_back(row.active_dims ? fmt::format("{:.1f}", *row.active_dims) : std::string(kAbsent));
     for (const auto& column : columns) {
       const auto value = metric(row.metrics, column);
       cells.push_back(value ? fixed4(*value) : std::string(kAbsent));
@@ -482,7 +550,7 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
   chart.columns = 3;
   chart.panel_height = 230;
   for (const auto& column : table_metric_columns()) {
-    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}};
+    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}, .x_top = std::nullopt};
     ChartSeries ours{.name = ours_name, .legend_group = "", .colour = palette[4], .shape = svg::MarkerShape::circle,
                      .filled = true, .connect = true, .dashed = false, .points = {}};
     for (const auto& row : series.rows) {
@@ -532,6 +600,29 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
       "figure's data is the (Finetune) {} table above.\n\n",
       seed != nullptr ? "; dashed line: the seed's published values" : "", series.dataset);
   return {out, std::pair{path, render_chart(chart)}};
+}
+
+// What the comparison section compares: per dataset, each zero-shot model against BM25; per
+// fine-tuning series, each fine-tuned model against the 0-samples row.
+std::vector<ComparisonGroup> comparison_groups(const Inventory& inventory) {
+  std::vector<ComparisonGroup> groups;
+  for (const auto& dataset : inventory.datasets) {
+    const auto it = inventory.zero_shot.find(dataset);
+    if (it == inventory.zero_shot.end() || it->second.size() < 2) continue;
+    const auto& results = it->second;
+    const auto bm25 = std::find_if(results.begin(), results.end(), [](const auto* r) { return r->model == "bm25"; });
+    if (bm25 == results.end()) continue;
+    groups.push_back({fmt::format("{}: each model against bm25", dataset), dataset, results,
+                      static_cast<std::size_t>(bm25 - results.begin())});
+  }
+  for (const auto& series : inventory.fine_tune) {
+    if (series.rows.size() < 2 || series.rows.front().samples != 0) continue;
+    std::vector<const ResultFile*> results;
+    for (const auto& row : series.rows) results.push_back(row.result);
+    groups.push_back({fmt::format("{}: fine-tuned {} against its base", series.dataset, series.base_model),
+                      fmt::format("{}_finetune_{}", series.dataset, series.base_model), results, 0});
+  }
+  return groups;
 }
 
 std::string optional_count_cell(const std::optional<std::uint64_t>& value) {
@@ -638,6 +729,9 @@ ResultsPage build_results_page(const std::vector<ResultFile>& results, const Pub
   }
   for (const auto& series : inventory.fine_tune) out += fine_tune_section(series, published);
 
+  PageSection comparisons = comparison_section(comparison_groups(inventory), options.figures_folder, options.binary);
+  out += comparisons.markdown;
+
   out += "## Figures\n\n### Recall against embedding size\n\n";
   bool any_recall_figure = false;
   for (const auto& dataset : inventory.datasets) {
@@ -659,6 +753,8 @@ ResultsPage build_results_page(const std::vector<ResultFile>& results, const Pub
     out += figure.markdown;
     if (figure.file) page.figures.push_back(std::move(*figure.file));
   }
+
+  for (auto& figure : comparisons.figures) page.figures.push_back(std::move(figure));
 
   out += environment_section(inventory.all);
   out += reproduce_section(inventory.all, options);

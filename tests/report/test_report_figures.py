@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import struct
@@ -31,6 +32,7 @@ FIXTURE = SOURCE / "tests" / "fixtures" / "report"
 REFERENCE = json.loads((SOURCE / "reference" / "published-results.json").read_text(encoding="utf-8"))
 SVG_NS = "{http://www.w3.org/2000/svg}"
 METRICS = ["NDCG@10", "Recall@2", "Recall@10", "Recall@20", "Recall@100"]
+EFFICIENCY = ["Doc Active Dims (mean)", "FLOPS"]
 EXIT_DATA = 3
 EXIT_IO = 4
 
@@ -79,6 +81,11 @@ def f4(value: float) -> str:
     return f"{value:.4f}"
 
 
+def efficiency_cells(result: dict) -> list[str]:
+    efficiency = result["efficiency"]
+    return [f"{efficiency['documents']['active_dims']['mean']:.1f}", f"{efficiency['flops']:.3f}"]
+
+
 def difference(ours: float, published: float) -> str:
     value = ours - published
     return "0.0000" if abs(value) < 0.00005 else f"{value:+.4f}"
@@ -91,7 +98,8 @@ def test_page_and_figures_equal_the_reviewed_golden_files(page: Path) -> None:
     produced = sorted(p.name for p in (page.parent / "figures").iterdir())
     expected = sorted(p.name for p in (FIXTURE / "expected" / "figures").iterdir())
     assert produced == expected == [
-        "finetune_limit_v3-gte.svg", "recall_vs_dimensions_limit-small.svg", "recall_vs_dimensions_limit.svg"]
+        "differences_limit-small.svg", "differences_limit_finetune_v3-gte.svg", "finetune_limit_v3-gte.svg",
+        "recall_vs_dimensions_limit-small.svg", "recall_vs_dimensions_limit.svg"]
     for name in produced:
         assert (page.parent / "figures" / name).read_text(encoding="utf-8") == \
             (FIXTURE / "expected" / "figures" / name).read_text(encoding="utf-8"), name
@@ -104,7 +112,7 @@ def test_zero_shot_tables_hold_the_result_files_numbers(page: Path) -> None:
         rows = table_after(markdown, f"## (Zero-Shot) {dataset} Dataset")
         header, body = rows[0], rows[1:]
         assert header == ["Model", *METRICS, "Corpus Encoding Time (s)", "Query Encoding Time (s)", "Device",
-                          "dtype", "Date"]
+                          "dtype", "Date", *EFFICIENCY]
         ours = [r for r in fixture_results()
                 if r["dataset"]["name"] == dataset and "training" not in r["model"]["description"]]
         order = ["bm25", "v1", "v2-distill", "v3-distill", "v3-gte"]
@@ -119,6 +127,7 @@ def test_zero_shot_tables_hold_the_result_files_numbers(page: Path) -> None:
             assert row[6:8] == [f4(result["timings_s"]["corpus_encoding"]), f4(result["timings_s"]["query_encoding"])]
             env = result["environment"]
             assert row[8].startswith(env["device"]) and row[9] == env["dtype"] and row[10] == env["date"][:10]
+            assert row[11:13] == efficiency_cells(result)
             # The published row and the difference that follow it.
             index = body.index(row)
             seed = REFERENCE["zero_shot"].get(dataset, {}).get(name)
@@ -144,13 +153,14 @@ def test_zero_shot_tables_hold_the_result_files_numbers(page: Path) -> None:
 def test_fine_tuned_table_follows_the_samples_convention(page: Path) -> None:
     markdown = page.read_text(encoding="utf-8")
     rows = table_after(markdown, "## (Finetune) limit Dataset: v3-gte")
-    assert rows[0] == ["Training Samples", *METRICS, "Model", "Device", "dtype", "Date"]
+    assert rows[0] == ["Training Samples", *METRICS, "Model", "Device", "dtype", "Date", *EFFICIENCY]
     body = rows[1:]
     ours = [row for row in body if not row[0].startswith("↳")]
     assert [row[0] for row in ours] == ["0 (Zero-shot)", "2", "1700"]
     by_name = {r["model"]["name"]: r for r in fixture_results() if r["dataset"]["name"] == "limit"}
     for row, name, samples in zip(ours, ["v3-gte", "v3-gte-ft2", "v3-gte-ft1700"], ["0", "2", "1700"]):
         assert row[1:6] == [f4(by_name[name]["metrics"][m]) for m in METRICS]
+        assert row[10:12] == efficiency_cells(by_name[name])
         seed_row = body[body.index(row) + 1]
         assert seed_row[0] == "↳ seed (published)"
         assert seed_row[1:6] == [f4(REFERENCE["finetune"]["limit"][samples][m]) for m in METRICS]
@@ -199,15 +209,30 @@ def test_recall_figure_carries_every_point_of_its_table(page: Path, dataset: str
     markdown = page.read_text(encoding="utf-8")
     rows = table_after(markdown, f"#### {dataset}")
     header, body = rows[0], rows[1:]
-    assert header[:3] == ["Model", "Source", "Embedding size"]
-    expected = set()
+    assert header[:4] == ["Model", "Source", "Embedding size", "Mean active dims (documents)"]
+    expected, expected_active = set(), set()
     for row in body:
-        for column, value in zip(header[3:], row[3:]):
+        for column, value in zip(header[4:], row[4:]):
             if value != "—":
                 expected.add((row[0], row[1], row[2].split(" ")[0], column, value))
-    drawn = {(p["model"], p["source"], p["dimensions"], p["metric"], p["value"])
-             for p in points(page.parent / "figures" / f"recall_vs_dimensions_{dataset}.svg")}
+                if row[3] != "—":
+                    expected_active.add((row[0], row[1], row[3], column, value))
+    all_points = points(page.parent / "figures" / f"recall_vs_dimensions_{dataset}.svg")
+    drawn = {(p["model"], p["source"], p["dimensions"], p["metric"], p["value"]) for p in all_points
+             if "dimensions" in p}
+    drawn_active = {(p["model"], p["source"], p["active-dims"], p["metric"], p["value"]) for p in all_points
+                    if "active-dims" in p}
     assert drawn == expected
+    # Our models again at their documents' mean active dimensions (the second, top x axis), from
+    # the efficiency block of their result files.
+    assert drawn_active == expected_active
+    assert {p[0] for p in drawn_active} == {r["model"]["name"] for r in fixture_results()
+                                             if r["dataset"]["name"] == dataset
+                                             and "training" not in r["model"]["description"]}
+    for result in fixture_results():
+        if result["dataset"]["name"] == dataset and "training" not in result["model"]["description"]:
+            active = f"{result['efficiency']['documents']['active_dims']['mean']:.1f}"
+            assert {p[2] for p in drawn_active if p[0] == result["model"]["name"]} == {active}
     # Our sparse models sit at 30522 dimensions, BM25 at its vocabulary size.
     assert {p[2] for p in drawn if p[0] in ("v1", "v3-gte")} == {"30522"}
     if dataset == "limit-small":
@@ -235,6 +260,58 @@ def test_fine_tuning_figure_carries_every_point_of_its_table(page: Path) -> None
     drawn = {(p["source"], p["samples"], p["metric"], p["value"])
              for p in points(page.parent / "figures" / "finetune_limit_v3-gte.svg")}
     assert drawn == expected
+
+
+# --- the comparison section ----------------------------------------------------------------------
+
+def test_comparison_section_equals_limit_eval_compare(binary: Path, page: Path) -> None:
+    """The page's tables hold what `limit-eval compare --json` computes for the same files, and each
+    difference figure carries the histogram of the per-query differences, computed here."""
+    markdown = page.read_text(encoding="utf-8")
+    groups = {
+        "### limit-small: each model against bm25 (NDCG@10 on 60 queries)":
+            ["limit-small/bm25.json", "limit-small/v1.json", "limit-small/v3-gte.json",
+             "limit-small/acme-sparse.json"],
+        "### limit: fine-tuned v3-gte against its base (NDCG@10 on 60 queries)":
+            ["limit/v3-gte.json", "limit/v3-gte-ft2.json", "limit/v3-gte-ft1700.json"],
+    }
+    for heading, files in groups.items():
+        paths = [FIXTURE / "results" / f for f in files]
+        completed = subprocess.run([str(binary), "compare", *map(str, paths[1:]), "--baseline", str(paths[0]),
+                                    "--test", "randomization", "--json", "--log-level", "warn"],
+                                   capture_output=True, text=True, timeout=120)
+        assert completed.returncode == 0, completed.stderr
+        result = json.loads(completed.stdout)
+        rows = table_after(markdown, heading)  # the systems table
+        assert [row[0] for row in rows[1:]] == [s["name"] for s in result["systems"]]
+        for row, system in zip(rows[1:], result["systems"]):
+            assert row[1] == f4(system["mean"])
+            assert row[2:5] == [f"{system['fully_right'][k]} / 60" for k in ("2", "10", "100")]
+        lines = markdown.splitlines()
+        start = lines.index(heading)
+        pair_header = next(i for i in range(start, len(lines)) if lines[i].startswith("| Baseline | Model |"))
+        pair_rows = [cells(line) for line in lines[pair_header + 2:pair_header + 2 + len(result["pairs"])]]
+        for row, pair in zip(pair_rows, result["pairs"]):
+            assert row[:2] == [pair["baseline"], pair["model"]]
+            assert row[4] == f"{pair['difference']:+.4f}"
+            assert row[5] == f"[{pair['ci'][0]:+.4f}, {pair['ci'][1]:+.4f}]"
+            assert row[9] == f"{pair['wins']} / {pair['ties']} / {pair['losses']}"
+            assert row[8] == ("yes" if pair["significant"] else "no")
+        # The figure: percent of queries per 0.1-wide bin of the per-query NDCG@10 difference.
+        figure = "differences_limit-small.svg" if "limit-small" in heading else "differences_limit_finetune_v3-gte.svg"
+        drawn = {(p["baseline"], p["model"], p["bin"], p["value"]) for p in points(page.parent / "figures" / figure)}
+        values = [json.loads(path.read_text(encoding="utf-8"))["per_query"] for path in paths]
+        expected = set()
+        for system, model_values in zip(result["systems"][1:], values[1:]):
+            counts: dict[int, int] = {}
+            for query, base in values[0].items():
+                difference = model_values[query]["NDCG@10"] - base["NDCG@10"]
+                bin_index = max(-10, min(10, int(math.floor(abs(difference) * 10 + 0.5)) * (1 if difference >= 0 else -1)))
+                counts[bin_index] = counts.get(bin_index, 0) + 1
+            for bin_index in range(-10, 11):
+                percent = 100 * counts.get(bin_index, 0) / len(values[0])
+                expected.add((result["systems"][0]["name"], system["name"], f"{bin_index / 10:+.1f}", f"{percent:.1f}"))
+        assert drawn == expected
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -235,9 +235,76 @@ TEST_F(DataLoaderTest, UnreadableFileIsAnIoError) {
   }
 }
 
-TEST_F(DataLoaderTest, LoadQrelsRejectsUnknownExtension) {
-  write_file(folder_ / "qrels.txt", "q1 0 d1 1\n");
-  EXPECT_THROW(load_qrels(folder_ / "qrels.txt"), DataError);
+// --- TREC qrels (trec_eval's "qid iter docno rel") ----------------------------------------------
+
+TEST_F(DataLoaderTest, TrecQrelsAreDetectedWhateverTheExtension) {
+  // Blanks or tabs between fields, the iteration column ignored, negative and graded relevance kept.
+  const std::string trec = "q1 0 d1 1\nq1\t0\td2\t0\nq2  Q0  d1 -1\r\nq2 0 d3 2\n";
+  for (const char* name : {"qrels.txt", "qrels.test", "qrels", "qrels.tsv"}) {
+    SCOPED_TRACE(name);
+    write_file(folder_ / name, trec);
+    QrelsReport report;
+    const Qrels qrels = load_qrels(folder_ / name, &report);
+    EXPECT_EQ(count_judgements(qrels), 4U);
+    EXPECT_EQ(qrels.at("q1").at("d1"), 1);
+    EXPECT_EQ(qrels.at("q1").at("d2"), 0);
+    EXPECT_EQ(qrels.at("q2").at("d1"), -1);
+    EXPECT_EQ(qrels.at("q2").at("d3"), 2);
+    EXPECT_EQ(report.lines, 4U);
+    EXPECT_EQ(report.judgements, 4U);
+  }
+}
+
+TEST_F(DataLoaderTest, ExplicitQrelsFormatIsObeyed) {
+  write_file(folder_ / "qrels.dat", "q1 0 d1 1\n");
+  EXPECT_EQ(load_qrels(folder_ / "qrels.dat", nullptr, QrelsFormat::trec).at("q1").at("d1"), 1);
+  // The same line read as BEIR's TSV is a missing header.
+  EXPECT_THROW(load_qrels(folder_ / "qrels.dat", nullptr, QrelsFormat::beir_tsv), DataError);
+  EXPECT_THROW(load_qrels(folder_ / "qrels.dat", nullptr, QrelsFormat::jsonl), DataError);
+  // BEIR TSV and jsonl are still detected without an extension.
+  write_file(folder_ / "beir", "query-id\tcorpus-id\tscore\nq1\td1\t1\n");
+  EXPECT_EQ(load_qrels(folder_ / "beir").at("q1").at("d1"), 1);
+  write_file(folder_ / "json", "{\"query-id\": \"q1\", \"corpus-id\": \"d1\", \"score\": 1}\n");
+  EXPECT_EQ(load_qrels(folder_ / "json").at("q1").at("d1"), 1);
+}
+
+TEST_F(DataLoaderTest, UndetectableQrelsFormatNamesTheOption) {
+  write_file(folder_ / "qrels.txt", "q1 d1\n");
+  try {
+    load_qrels(folder_ / "qrels.txt");
+    FAIL() << "expected DataError";
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 1U);
+    EXPECT_THAT(e.what(), HasSubstr("--qrels-format"));
+  }
+}
+
+TEST_F(DataLoaderTest, TrecQrelsAreValidatedStrictly) {
+  struct Case {
+    const char* name;
+    std::string contents;
+    std::size_t line;
+    const char* message;
+  };
+  const std::vector<Case> cases{
+      {"three fields", "q1 0 d1 1\nq1 d2 1\n", 2, "expected 4 fields"},
+      {"five fields", "q1 0 d1 1\nq1 0 d2 1 x\n", 2, "expected 4 fields"},
+      {"non-integer relevance", "q1 0 d1 1\nq1 0 d2 1.5\n", 2, "relevance must be an integer"},
+      {"duplicate", "q1 0 d1 1\nq1 0 d2 1\nq1 1 d1 0\n", 3, "duplicate judgement for query 'q1' and document 'd1' (first on line 1)"},
+      {"blank line", "q1 0 d1 1\n\nq1 0 d2 1\n", 2, "blank line"},
+      {"invalid UTF-8", "q1 0 d1 1\nq1 0 d\xFF 1\n", 2, "invalid UTF-8"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    write_file(folder_ / "qrels.txt", c.contents);
+    try {
+      load_qrels(folder_ / "qrels.txt", nullptr, QrelsFormat::trec);
+      ADD_FAILURE() << "expected DataError";
+    } catch (const DataError& e) {
+      EXPECT_EQ(e.line(), c.line);
+      EXPECT_THAT(e.what(), HasSubstr(c.message));
+    }
+  }
 }
 
 // --- Table of bad inputs -------------------------------------------------------------------------

@@ -79,7 +79,7 @@ TEST(ReportPage, FixtureResultsGiveTheExpectedPageAndFigures) {
   const auto page = build_results_page(results, published());
   EXPECT_EQ(page.markdown, read_text(kFixture / "expected" / "README.md"))
       << "regenerate with the command in tests/fixtures/report/make_fixtures.py, then review the diff";
-  ASSERT_EQ(page.figures.size(), 3U);
+  ASSERT_EQ(page.figures.size(), 5U);
   for (const auto& [relative, svg_text] : page.figures) {
     EXPECT_EQ(svg_text, read_text(kFixture / "expected" / relative)) << relative;
     EXPECT_THAT(page.markdown, HasSubstr("](" + relative + ")"));
@@ -115,9 +115,12 @@ TEST(ReportPage, AnExplicitZeroSampleResultStartsTheFineTuningSeries) {
   EXPECT_THAT(page.markdown, HasSubstr("| 0 (Zero-shot) | 0.1235 |"));
   EXPECT_THAT(page.markdown, HasSubstr("the untrained base model's result"));
   EXPECT_THAT(page.markdown, Not(HasSubstr("v3-gte (zero-shot)")));
-  // Fine-tuned results are not zero-shot rows.
-  EXPECT_THAT(page.markdown, Not(HasSubstr("| v3-gte-ft0 | 0.1235")));
-  EXPECT_THAT(page.markdown, Not(HasSubstr("| v3-gte-ft2 | 0.8")));
+  // Fine-tuned results are not zero-shot rows (the comparison section further down names them).
+  const auto zero_shot_start = page.markdown.find("## (Zero-Shot) limit Dataset");
+  const auto zero_shot = page.markdown.substr(zero_shot_start, page.markdown.find("## (Finetune)") - zero_shot_start);
+  EXPECT_THAT(zero_shot, HasSubstr("| [v3-gte]("));
+  EXPECT_THAT(zero_shot, Not(HasSubstr("| v3-gte-ft0 |")));
+  EXPECT_THAT(zero_shot, Not(HasSubstr("| v3-gte-ft2 |")));
 }
 
 TEST(ReportPage, WithoutFineTunedResultsTheFigureIsOmittedAndThePageSaysSo) {
@@ -132,6 +135,30 @@ TEST(ReportPage, WithoutFineTunedResultsTheFigureIsOmittedAndThePageSaysSo) {
   // Nothing is invented: no seed row (there is no seed BM25), the paper's BM25 instead.
   EXPECT_THAT(page.markdown, HasSubstr("| ↳ LIMIT paper | — | 0.9780 | 1.0000 | 1.0000 | — |"));
   EXPECT_THAT(page.markdown, Not(HasSubstr("[v1]")));
+}
+
+TEST(ReportPage, ResultsThatCannotBeComparedAreNamedNotFatal) {
+  TempFolder folder;
+  write_json(folder.path() / "limit-small" / "bm25.json", fixture_json("limit-small/bm25.json"));
+  auto v1 = fixture_json("limit-small/v1.json");
+  v1.erase("per_query");
+  write_json(folder.path() / "limit-small" / "v1.json", v1);
+  const auto page = build_results_page(read_results_folder(folder.path()), published());
+  EXPECT_THAT(page.markdown, HasSubstr("## Are the differences significant?"));
+  EXPECT_THAT(page.markdown, HasSubstr("### limit-small: each model against bm25\n\nNot compared: limit-small/v1.json: "
+                                       "holds no per-query values"));
+  ASSERT_EQ(page.figures.size(), 1U);  // the recall figure only
+}
+
+TEST(ReportPage, ComparisonTablesShowEfficiencyAndTheReproducingCommand) {
+  const auto page = build_results_page(read_results_folder(kFixture / "results"), published());
+  EXPECT_THAT(page.markdown, HasSubstr("build/limit-eval compare --baseline limit-small/bm25.json limit-small/v1.json "
+                                       "limit-small/v3-gte.json limit-small/acme-sparse.json --metric NDCG@10 --test "
+                                       "randomization"));
+  // bm25's efficiency from its result file: 68.717391 active dimensions, FLOPS 1.126435.
+  EXPECT_THAT(page.markdown, HasSubstr("| 68.7 | 2.5 | 1.126 | `limit-small/bm25.json` |"));
+  EXPECT_THAT(page.markdown, HasSubstr("](figures/differences_limit-small.svg)"));
+  EXPECT_THAT(page.markdown, HasSubstr("](figures/differences_limit_finetune_v3-gte.svg)"));
 }
 
 TEST(ReportPage, AnEmptyFolderGivesAPageWithoutRowsOrFigures) {

@@ -11,5 +11,6 @@ void add_evaluate_command(CLI::App& app);  // trec_eval-like: metrics of a TREC 
 void add_tokenize_command(CLI::App& app);  // a model's token ids of stdin lines
 void add_report_command(CLI::App& app);    // the results page from every results JSON under a folder
 void add_generate_command(CLI::App& app);  // a synthetic LIMIT-style dataset of any size, seeded
+void add_compare_command(CLI::App& app);   // paired significance tests between result files
 
 }  // namespace limit_eval::cli

@@ -7,6 +7,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "limit_eval/data/dataset.hpp"
+#include "limit_eval/eval/significance.hpp"
+
 namespace limit_eval::cli {
 
 // Reusable option groups. Each add_* registers its options (validated at parse time) on `app`.
@@ -24,6 +27,20 @@ struct MetricOptions {
   int relevance_level = 1;
 };
 void add_metric_options(CLI::App& app, MetricOptions& options);
+
+// --qrels-format auto|jsonl|tsv|trec (a qrels file given on the command line).
+void add_qrels_format_option(CLI::App& app, data::QrelsFormat& format);
+
+// Paired significance tests of `limit-eval compare`.
+struct SignificanceOptions {
+  std::string metric = "NDCG@10";
+  eval::PairedTest test = eval::PairedTest::t;
+  eval::Correction correction = eval::Correction::holm;
+  double alpha = 0.05;
+  std::size_t samples = 10000;
+  std::uint64_t seed = 42;
+};
+void add_significance_options(CLI::App& app, SignificanceOptions& options);
 
 struct RetrievalOptions {
   std::size_t top_k = 100;

@@ -57,10 +57,23 @@ std::filesystem::path resolve_dataset(const std::string& name_or_path, const std
 // corpus.jsonl of the "limit" dataset names the download command.
 Dataset load_dataset(const std::filesystem::path& root, const std::string& split = "test");
 
+// Qrels file formats. automatic: .jsonl is jsonl; otherwise a first line of four blank-separated
+// fields ending in an integer is TREC; else .tsv (or three tab-separated fields) is BEIR's TSV, and
+// a line starting with '{' is jsonl.
+enum class QrelsFormat {
+  automatic,
+  jsonl,     // {"query-id": ..., "corpus-id": ..., "score": ...} per line
+  beir_tsv,  // header "query-id<TAB>corpus-id<TAB>score", then one judgement per line
+  trec,      // trec_eval's "query-id iteration doc-id relevance" per line, no header
+};
+std::string to_string(QrelsFormat format);  // auto, jsonl, tsv, trec
+
 std::vector<Document> load_corpus(const std::filesystem::path& path);
 std::vector<Query> load_queries(const std::filesystem::path& path);
-// Loads qrels from .jsonl or .tsv (by extension). Does not check ids against a corpus.
-Qrels load_qrels(const std::filesystem::path& path, QrelsReport* report = nullptr);
+// Loads qrels in `format` (automatic: detected, see QrelsFormat), with the same strict validation
+// for every format. Does not check ids against a corpus.
+Qrels load_qrels(const std::filesystem::path& path, QrelsReport* report = nullptr,
+                 QrelsFormat format = QrelsFormat::automatic);
 
 // Counts qrels ids unknown to the corpus/query set into `report` (they stay in the qrels: the
 // metrics ignore queries without a run, and unknown docs can never be retrieved).

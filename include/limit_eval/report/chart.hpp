@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,7 @@ struct ChartSeries {
   bool connect = false;  // draw a line through the points in x order
   bool dashed = false;
   std::vector<ChartPoint> points;
+  bool top_axis = false;  // x values on the panel's x_top axis instead of its x axis
 };
 
 enum class AxisScale { linear, log2, ordinal };
@@ -50,6 +52,9 @@ struct ChartPanel {
   ChartAxis x;
   ChartAxis y;
   std::vector<ChartSeries> series;
+  // A second x axis along the top edge (ticks and label above the plot), for the series with
+  // top_axis set; the panel makes room for it below its title.
+  std::optional<ChartAxis> x_top;
 };
 
 struct Chart {

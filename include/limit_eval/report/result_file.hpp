@@ -2,13 +2,16 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/eval/metrics.hpp"
+#include "limit_eval/sparse/efficiency.hpp"
 
 namespace limit_eval::report {
 
@@ -49,8 +52,16 @@ struct ResultFile {
   std::filesystem::path relative_path;  // to the results folder, e.g. limit-small/bm25.json
   std::string model;
   std::string dataset;
+  // dataset.documents, dataset.queries and dataset.qrels_report.judgements, when recorded.
+  std::optional<std::uint64_t> dataset_documents;
+  std::optional<std::uint64_t> dataset_queries;
+  std::optional<std::uint64_t> qrels_judgements;
   nlohmann::json model_description;
   eval::MetricValues metrics;
+  // "per_query": evaluated query id -> metric values (empty when the file has none).
+  std::map<std::string, eval::MetricValues> per_query;
+  // "efficiency", when recorded (results written before it existed have none).
+  std::optional<sparse::Efficiency> efficiency;
   std::optional<double> corpus_encoding_s;
   std::optional<double> query_encoding_s;
   MeasuredOn environment;
@@ -66,6 +77,35 @@ struct ResultFile {
 
   [[nodiscard]] bool fine_tuned() const noexcept { return training.has_value(); }
 };
+
+// Everything a results JSON holds, as `limit-eval` (the default command) writes it. The
+// objects that other modules own (the model's description, the dataset and its qrels report, the
+// evaluation counts, timings, cache report and environment) are passed through as JSON.
+struct ResultRecord {
+  std::string model;
+  nlohmann::json model_description = nlohmann::json::object();
+  nlohmann::json dataset = nlohmann::json::object();     // name, path, documents, queries, qrels_report
+  nlohmann::json settings = nlohmann::json::object();    // top_k, k_values, relevance_level, ignore_identical_ids
+  nlohmann::json evaluation = nlohmann::json::object();  // evaluated_queries, ...
+  eval::MetricValues metrics;
+  nlohmann::json timings = nlohmann::json::object();
+  nlohmann::json cache;                                  // null: not written
+  nlohmann::json environment = nlohmann::json::object();
+  std::optional<sparse::Efficiency> efficiency;
+  std::map<std::string, eval::MetricValues> per_query;
+};
+
+// The results JSON of `record` (format kResultsFormat), which read_result_file reads back.
+nlohmann::json result_json(const ResultRecord& record);
+
+// The "efficiency" object: {"dimensions", "documents": {"vectors", "active_dims": {"mean",
+// "median", "p99", "max"}, "sparsity_ratio"}, "queries": {...}, "flops", "postings_per_query",
+// "index_bytes"}.
+nlohmann::json efficiency_json(const sparse::Efficiency& efficiency);
+
+// Writes result_json(record) into `file` (2-space indentation, a final newline); the caller
+// commits it together with the run's other outputs.
+void write_result_file(AtomicFileWriter& file, const ResultRecord& record);
 
 // Parses and checks one results JSON. Throws DataError naming the file and the offending key for
 // invalid JSON, a format other than limit-eval-results/1, or a missing or mistyped field, and
