@@ -24,9 +24,19 @@ template <typename Records>
 NeuralSparseEncoder::NeuralSparseEncoder(const std::filesystem::path& folder, const DeviceOptions& options)
     : manifest_(encode::load_model_manifest(folder)), threads_(resolve_threads(options.threads)) {
   tokenizer_ = encode::make_tokenizer(manifest_.tokenizer);
-  if (tokenizer_->id_limit() != manifest_.vocab_size) {
-    throw ModelError(fmt::format("{}: the tokenizer has {} ids but the manifest's vocab_size is {}",
+  if (tokenizer_->id_limit() > manifest_.vocab_size) {
+    throw ModelError(fmt::format("{}: the tokenizer has {} ids but the manifest's vocab_size is {}: token ids past "
+                                 "the model's vocabulary",
                                  folder.string(), tokenizer_->id_limit(), manifest_.vocab_size));
+  }
+  if (tokenizer_->id_limit() < manifest_.vocab_size) {
+    // GTE's configs size the MLM at 30528 for the 30522-token vocabulary. sentence-transformers then
+    // gives 30528-dim documents and 30522-dim queries (and cannot score them together); the query
+    // weights are padded with zeros, so the extra columns enter documents and never a score.
+    log::info(fmt::format("{}: the MLM scores {} columns, the tokenizer has {} ids: columns {}..{} appear in document "
+                          "vectors only (as <id N>)",
+                          manifest_.name, manifest_.vocab_size, tokenizer_->id_limit(), tokenizer_->id_limit(),
+                          manifest_.vocab_size - 1));
   }
   query_encoder_ = std::make_unique<encode::StaticQueryEncoder>(*tokenizer_, encode::load_query_weights(manifest_),
                                                                 manifest_.query.max_seq_length,
@@ -38,6 +48,10 @@ NeuralSparseEncoder::NeuralSparseEncoder(const std::filesystem::path& folder, co
 }
 
 NeuralSparseEncoder::~NeuralSparseEncoder() = default;
+
+std::string NeuralSparseEncoder::term(std::uint32_t column) const {
+  return column < tokenizer_->id_limit() ? tokenizer_->token(column) : fmt::format("<id {}>", column);
+}
 
 nlohmann::json NeuralSparseEncoder::describe() const {
   return {{"kind", "inference-free sparse encoder"},

@@ -58,6 +58,8 @@ CONFIGS = {
                                      ["--document-output", "logits"], {}),
     "gte-log1p_relu": (GTE_MAKE, GTE_EXPORT, GTE_LOAD),
     "gte-log1p_relu-logits": (GTE_MAKE, [*GTE_EXPORT, "--document-output", "logits"], GTE_LOAD),
+    # GTE's own configs: a 30528-logit MLM over the 30522-token vocabulary (make_tiny_model's gte default).
+    "gte-log1p_relu-mlm30528": (["--arch", "gte", "--activation", "log1p_relu", "--seed", "4"], GTE_EXPORT, GTE_LOAD),
 }
 
 
@@ -102,6 +104,10 @@ def reference_pipeline(st_folder: Path, load: dict) -> dict:
     with torch.inference_mode():
         docs = model.encode_document(doc_texts, batch_size=32, convert_to_tensor=True).to_dense()
         qs = model.encode_query([q["text"] for q in queries], batch_size=32, convert_to_tensor=True).to_dense()
+    if qs.shape[1] < docs.shape[1]:
+        # An MLM larger than its tokenizer: sentence-transformers' own similarity() refuses the two
+        # widths; the reference pads the query vectors with zeros, as the export does.
+        qs = torch.nn.functional.pad(qs, (0, docs.shape[1] - qs.shape[1]))
     scores = qs @ docs.T
     top = torch.topk(scores, k=min(100, len(corpus)), dim=1)
     results = {
@@ -134,9 +140,19 @@ def run_limit_eval(model_folder: Path, work: Path) -> dict:
     }
 
 
+def term(column: int, tokenizer) -> str:
+    """limit-eval's name of a column: the token, or "<id N>" past the tokenizer's ids."""
+    token = tokenizer.convert_ids_to_tokens(column) if column < len(tokenizer) else None
+    return token if token is not None else f"<id {column}>"
+
+
+def column(token: str, vocab: dict[str, int]) -> int:
+    return vocab[token] if token in vocab else int(token.removeprefix("<id ").removesuffix(">"))
+
+
 def as_token_dict(dense: torch.Tensor, tokenizer) -> dict[str, float]:
     nonzero = torch.nonzero(dense).flatten().tolist()
-    return {tokenizer.convert_ids_to_tokens(i): float(dense[i]) for i in nonzero}
+    return {term(i, tokenizer): float(dense[i]) for i in nonzero}
 
 
 def vector_mismatches(ours: dict[str, dict[str, float]], reference: dict[str, torch.Tensor], tokenizer) -> list[str]:
@@ -165,14 +181,15 @@ def top10_mismatches(ours: dict, reference: dict) -> list[str]:
     corpus_ids = reference["corpus_ids"]
     tokenizer = reference["tokenizer"]
     vocab = tokenizer.get_vocab()
-    doc_matrix = torch.zeros(len(corpus_ids), len(vocab))
+    width = next(iter(reference["doc_vectors"].values())).shape[0]
+    doc_matrix = torch.zeros(len(corpus_ids), width)
     for row, doc_id in enumerate(corpus_ids):
         for token, value in ours["doc_vectors"][doc_id].items():
-            doc_matrix[row, vocab[token]] = value
+            doc_matrix[row, column(token, vocab)] = value
     for qi, query_id in enumerate(reference["query_ids"]):
-        query = torch.zeros(len(vocab))
+        query = torch.zeros(width)
         for token, value in ours["query_vectors"][query_id].items():
-            query[vocab[token]] = value
+            query[column(token, vocab)] = value
         our_scores = doc_matrix @ query
         ref_scores = reference["scores"][qi]
         # trec_eval order: score descending, then id descending.

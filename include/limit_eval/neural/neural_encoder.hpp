@@ -24,7 +24,8 @@ class NeuralSparseEncoder final : public encode::SparseEncoder {
   sparse::CsrMatrix encode_documents(std::span<const data::Document> corpus) override;
   sparse::CsrMatrix encode_queries(std::span<const data::Query> queries) override;
   [[nodiscard]] std::uint32_t dimensions() const override { return manifest_.vocab_size; }
-  [[nodiscard]] std::string term(std::uint32_t column) const override { return tokenizer_->token(column); }
+  // Columns past the tokenizer's ids (an MLM larger than its vocabulary) are named "<id N>".
+  [[nodiscard]] std::string term(std::uint32_t column) const override;
 
   [[nodiscard]] std::string device() const override { return document_model_->device(); }
   [[nodiscard]] std::string device_name() const override { return document_model_->device_name(); }
