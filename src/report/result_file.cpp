@@ -142,6 +142,7 @@ ResultFile read_result_file(const std::filesystem::path& path, const std::filesy
   const Json& dataset = read.object(root, "", "dataset");
   result.dataset = read.string(dataset, "/dataset", "name");
   if (result.dataset.empty()) read.fail("/dataset/name", "is empty");
+  result.dataset_path = read.optional_string(dataset, "/dataset", "path");
 
   const Json& metrics = read.object(root, "", "metrics");
   for (const auto& [name, value] : metrics.items()) {

@@ -49,6 +49,7 @@ struct ResultFile {
   std::filesystem::path relative_path;  // to the results folder, e.g. limit-small/bm25.json
   std::string model;
   std::string dataset;
+  std::string dataset_path;  // dataset.path as recorded (the folder evaluated); empty when absent
   nlohmann::json model_description;
   eval::MetricValues metrics;
   std::optional<double> corpus_encoding_s;
