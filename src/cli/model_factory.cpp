@@ -22,7 +22,7 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
   auto* group = app.add_option_group("Model");
   group->add_option("-m,--model", options.model,
                     "bm25 (built in), a registered short name (v1, v2-distill, v3-distill, v3-gte; exported with "
-                    "scripts/export_model.py) or the path of an exported model folder")
+                    "scripts/export_model.sh) or the path of an exported model folder")
       ->capture_default_str();
   group->add_option("--models-root", options.models_root,
                     "Folder where exported models are looked for by short name, <DIR>/<name>/ (default: "
