@@ -613,7 +613,8 @@ std::string reproduce_command(const ResultFile& result, const ResultsPageOptions
 std::string reproduce_section(const std::vector<const ResultFile*>& results, const ResultsPageOptions& options) {
   std::string out = "## Reproducing\n\n";
   out += "Build with `scripts/build.sh`; LIMIT's corpus comes from `scripts/download_data.sh limit`; the neural "
-         "models are exported with `scripts/export_model.py` (see the repository README). "
+         "models are exported with `scripts/export_model.sh` (see the repository README). Run the commands from the "
+         "repository's root. "
          "`scripts/run_experiments.sh` runs the whole sweep and regenerates this page. Each result below came from "
          "the command after it (results land in `results/<dataset>/<model>.json`); timings depend on the "
          "machine.\n\n";

@@ -8,6 +8,7 @@ models root that only holds exported folders keeps the short names and the expor
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
 
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
@@ -139,3 +141,22 @@ def test_the_sweep_skip_lines_carry_commands_that_run(binary: Path, tmp_path: Pa
     for command in commands:
         result = run_hint(command, tmp_path / "scratch")
         assert_reached_the_hub(result, command)
+
+
+def test_the_reexport_hint_of_an_old_model_folder_runs_as_printed(binary: Path, tmp_path: Path) -> None:
+    from test_messages import tokenizer_only_model  # a model folder that tokenize reads without torch
+
+    model = tokenizer_only_model(tmp_path / "old-model")
+    manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))
+    manifest["format_version"] = 99
+    manifest["source"] = {"id": str(tmp_path / "my-sentence-transformers-folder"), "revision": None}
+    (model / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    completed = subprocess.run([str(binary), "tokenize", "--model", str(model)], input="who\n", cwd=tmp_path,
+                               capture_output=True, text=True, timeout=60, env=environment())
+    assert completed.returncode == 5, completed.stderr
+    [hint] = hints_of(completed.stderr)
+    assert f"--output {model}" in hint and "--force" in hint, hint
+    result = run_hint(hint, tmp_path / "scratch")
+    # The source folder is gone: the export says so (exit 3), after parsing the printed options.
+    assert result.returncode == 3, result.stderr
+    assert "my-sentence-transformers-folder" in result.stderr and "no such model folder" in result.stderr
