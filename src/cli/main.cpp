@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <exception>
 #include <string>
 #include <vector>

@@ -35,6 +35,14 @@ ProgressBar::ProgressBar(std::string label, std::size_t total)
 
 ProgressBar::~ProgressBar() { finish(); }
 
+ProgressScope::ProgressScope(ProgressBar* outer) : previous_(active_bar), installed_(outer != nullptr) {
+  if (installed_) active_bar = outer;
+}
+
+ProgressScope::~ProgressScope() {
+  if (installed_) active_bar = previous_;
+}
+
 void ProgressBar::advance(std::size_t n) {
   if (outer_ != nullptr) {
     outer_->advance(n);

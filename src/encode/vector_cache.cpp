@@ -455,6 +455,11 @@ sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const d
     Stopwatch clock;
     // The stage's one bar; the encoder's own bars report into it.
     ProgressBar progress("encoding documents", corpus.size());
+    encoder.set_stage_progress(&progress);
+    struct Unset {
+      SparseEncoder& encoder;
+      ~Unset() { encoder.set_stage_progress(nullptr); }
+    } unset{encoder};
     auto vectors = encoder.encode_documents(corpus);
     progress.finish();
     report.encode_seconds = clock.seconds();
@@ -497,6 +502,11 @@ sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const d
     if (!parts[index]) to_encode += chunks.documents(index).size();
   }
   ProgressBar progress("encoding documents", to_encode);
+  encoder.set_stage_progress(&progress);
+  struct Unset {
+    SparseEncoder& encoder;
+    ~Unset() { encoder.set_stage_progress(nullptr); }
+  } unset{encoder};
   for (std::size_t index = 0; index < chunks.count(); ++index) {
     if (parts[index]) continue;
     const auto documents = chunks.documents(index);

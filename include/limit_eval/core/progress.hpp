@@ -45,6 +45,21 @@ class ProgressBar {
   mutable std::mutex mutex_;
 };
 
+// Makes `outer` the bar that bars created on this thread nest in, for the scope's lifetime (no
+// effect when `outer` is null). For code in another binary (the neural plugin), which cannot see
+// the bar that limit-eval's own code made active.
+class ProgressScope {
+ public:
+  explicit ProgressScope(ProgressBar* outer);
+  ProgressScope(const ProgressScope&) = delete;
+  ProgressScope& operator=(const ProgressScope&) = delete;
+  ~ProgressScope();
+
+ private:
+  ProgressBar* previous_;
+  bool installed_;
+};
+
 // Wall-clock stopwatch in seconds.
 class Stopwatch {
  public:
