@@ -89,7 +89,10 @@ std::string reexport_command(const json& raw, const std::filesystem::path& folde
   }
   words.emplace_back("--force");
   std::string command;
-  for (const auto& word : words) command += (command.empty() ? "" : " ") + shell_word(word);
+  for (const auto& word : words) {
+    if (!command.empty()) command += ' ';
+    command += shell_word(word);
+  }
   return command;
 }
 
