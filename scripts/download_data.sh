@@ -57,6 +57,6 @@ download() {
 case "$which" in
   limit|limit-small) download "$which" ;;
   all) download limit-small; download limit ;;
-  -h|--help) sed -n '2,8p' "$0" ;;
+  -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' ;;
   *) echo "download_data.sh: unknown dataset '$which' (limit, limit-small or all)" >&2; exit 2 ;;
 esac

@@ -1,11 +1,12 @@
-#!/usr/bin/env python3
+#!/usr/bin/env -S sh -c 'exec "${LIMIT_EVAL_VENV:-$HOME/.cache/limit-eval/venv}/bin/python" "$0" "$@"'
 """Export an inference-free sparse encoder to the limit-eval model folder (docs/model-format.md).
 
 Usage:
     export_model.py SOURCE --output DIR [--name NAME] [--revision REV] [--trust-remote-code]
                     [--code-revision REV] [--model-kwargs JSON] [--config-kwargs JSON]
                     [--check-tolerance 1e-4] [--force]
-    export_model.py --all [--models-dir models] [--only NAME ...] [--check-tolerance 1e-4] [--force]
+    export_model.py --all [--models-dir models] [--only NAME ...] [--registry FILE] [--check-tolerance 1e-4]
+                    [--force]
 
 SOURCE is a Hugging Face model id or a local folder that ``SparseEncoder(SOURCE)``
 (sentence-transformers 5.1) loads as an OpenSearch-style inference-free model:
@@ -26,8 +27,11 @@ pipeline the manifest describes (tokenize, logits, mask, activation, max pooling
 query lookup) is checked against ``encode_document``/``encode_query``. The folder is written
 under a temporary name beside DIR and renamed at the end: a failure leaves nothing behind.
 
-``--all`` exports every model of ``<models-dir>/registry.json`` into ``<models-dir>/<name>/``
-(it needs the Hugging Face hub or a populated hub cache).
+``--all`` exports every model of the registry that ships with limit-eval (``models/registry.json``
+of this repository) into ``<models-dir>/<name>/`` (it needs the Hugging Face hub or a populated hub
+cache). The first line of this file runs it with the project's Python environment
+(``$LIMIT_EVAL_VENV``, default ``~/.cache/limit-eval/venv``); ``scripts/export_model.sh`` does the
+same with a clearer message when that environment is missing.
 
 Exit codes: 0 ok, 1 unexpected error, 2 usage, 3 cannot load the source (hub unreachable,
 missing folder), 4 unsupported model layout, 5 export check failed, 6 output folder exists.
@@ -54,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FORMAT_NAME = "limit-eval-model"
 FORMAT_VERSION = 2
 PROG = "export_model.py"
+REGISTRY = ROOT / "models" / "registry.json"
 
 # The documents of the pipeline check: plain, accents, CJK, punctuation, specials written out,
 # control characters, an empty text and one longer than any max_seq_length we check.
@@ -948,10 +953,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "faster, less memory), or whole logits [B, L, V]; auto = hidden_states when the "
                              "decoder is a Linear layer onto the vocabulary, else logits")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
-    parser.add_argument("--all", action="store_true", help="export every model of <models-dir>/registry.json")
+    parser.add_argument("--all", action="store_true",
+                        help="export every model of the registry (the project's models/registry.json)")
     parser.add_argument("--models-dir", type=Path, default=ROOT / "models",
-                        help="with --all: registry and output folder (default: the project's models/)")
+                        help="with --all: where the model folders are written, <models-dir>/<name>/ (default: the "
+                             "project's models/)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="with --all: export only these short names")
+    parser.add_argument("--registry", type=Path, default=REGISTRY,
+                        help="with --all: the registry of short names (default: the project's models/registry.json, "
+                             "the one limit-eval reads)")
     args = parser.parse_args(argv)
     if args.all == bool(args.source):
         parser.error("give either SOURCE (with --output) or --all")
@@ -963,13 +973,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      "--output/--name/--revision/--trust-remote-code/--code-revision/--*-kwargs go with SOURCE")
     if args.only and not args.all:
         parser.error("--only goes with --all")
+    if args.registry != REGISTRY and not args.all:
+        parser.error("--registry goes with --all")
     if not args.check_tolerance >= 0:
         parser.error("--check-tolerance must be >= 0")
     return args
 
 
-def load_registry(models_dir: Path) -> dict[str, dict[str, Any]]:
-    path = models_dir / "registry.json"
+def load_registry(path: Path = REGISTRY) -> dict[str, dict[str, Any]]:
     try:
         registry = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
@@ -983,7 +994,7 @@ def load_registry(models_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def run_all(args: argparse.Namespace) -> int:
-    models = load_registry(args.models_dir)
+    models = load_registry(args.registry)
     names = args.only or list(models)
     unknown = [n for n in names if n not in models]
     if unknown:

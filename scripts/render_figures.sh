@@ -12,7 +12,7 @@ inputs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --output-dir) output_dir="$2"; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) inputs+=("$1"); shift ;;
   esac
 done

@@ -8,11 +8,14 @@
 #   --models     short names (default: bm25 v1 v2-distill v3-distill v3-gte)
 #   --datasets   dataset names under the data root, or dataset folders (default: limit-small limit)
 #   --model      an exported model folder to add to the sweep (repeatable)
-#   --results-dir  where results/<dataset>/<model>.json and README.md go (default: results, or
-#                  $LIMIT_EVAL_RESULTS_DIR)
-#   --logs-dir   where each run's log <model>_<dataset>.log goes (default: logs, or $LIMIT_EVAL_LOGS_DIR)
-# What is missing is skipped with a one-line reason: a model not exported (models/<name>/manifest.json
-# absent), a dataset whose corpus.jsonl is absent (LIMIT's: scripts/download_data.sh limit).
+#   --results-dir  where <dataset>/<model>.json and README.md go (default: $LIMIT_EVAL_RESULTS_DIR,
+#                  else results/)
+#   --logs-dir   where each run's log <model>_<dataset>.log goes (default: $LIMIT_EVAL_LOGS_DIR,
+#                else logs/)
+# A model's name is its manifest's "name" (bm25 for BM25), as in the results JSON and the report;
+# a dataset's name is its folder's name.
+# What is missing is skipped with a one-line reason and the command that fetches it: a model not
+# exported (<models root>/<name>/manifest.json absent), a dataset whose corpus.jsonl is absent.
 # Exit status: 0 when nothing failed (skips are not failures), 1 when a run or the report failed,
 # 2 for a usage error.
 # Environment: LIMIT_EVAL_BIN (default build/limit-eval), LIMIT_EVAL_MODELS_ROOT, LIMIT_EVAL_DATA_ROOT.
@@ -26,7 +29,8 @@ results_dir="${LIMIT_EVAL_RESULTS_DIR:-$root/results}"
 logs_dir="${LIMIT_EVAL_LOGS_DIR:-$root/logs}"
 extra=()
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+# The comment block at the top of this file, without its "#".
+usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 need_value() { [ $# -ge 2 ] || { echo "run_experiments.sh: $1 needs a value" >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -63,17 +67,30 @@ ran=()
 skipped=()
 failed=()
 
+# The name limit-eval gives a model folder: its manifest's "name"; the folder's name when the
+# manifest cannot be read (limit-eval then fails on it and says why).
+manifest_name() {  # folder
+  local name
+  name="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1], encoding="utf-8"))["name"])' \
+          "$1/manifest.json" 2>/dev/null)" && [ -n "$name" ] && { echo "$name"; return; }
+  basename "$1"
+}
+
 # name|folder-or-empty of every model to run; the reason to skip it, if any.
 model_entries=()
 for name in $models; do model_entries+=("$name|"); done
-for folder in "${model_folders[@]}"; do model_entries+=("$(basename "$folder")|$folder"); done
+for folder in "${model_folders[@]}"; do model_entries+=("$(manifest_name "$folder")|$folder"); done
+
+# A command for a message: each word quoted for the shell when it needs it.
+quoted() { local out="" word; for word in "$@"; do out+="${out:+ }$(printf '%q' "$word")"; done; echo "$out"; }
 
 model_skip_reason() {  # name folder
   local name="$1" folder="$2"
   if [ -n "$folder" ]; then
     [ -f "$folder/manifest.json" ] || echo "$folder has no manifest.json (not an exported model folder)"
   elif [ "$name" != "bm25" ] && [ ! -f "$models_root/$name/manifest.json" ]; then
-    echo "not exported ($models_root/$name/manifest.json missing: scripts/export_model.py, see README)"
+    echo "not exported ($models_root/$name/manifest.json missing; export it: $(quoted "$root/scripts/export_model.sh" \
+      --all --only "$name" --models-dir "$(cd "$models_root" 2>/dev/null && pwd || echo "$models_root")"))"
   fi
 }
 
@@ -81,8 +98,12 @@ dataset_skip_reason() {  # dataset
   local dataset="$1" folder
   if [[ "$dataset" == */* ]]; then folder="$dataset"; else folder="$data_root/$dataset"; fi
   if [ ! -f "$folder/corpus.jsonl" ]; then
-    if [ "$dataset" = "limit" ]; then
-      echo "$folder/corpus.jsonl missing (download it: scripts/download_data.sh limit)"
+    if [ "$(basename "$dataset")" = "limit" ]; then
+      local parent command
+      parent="$(cd "$(dirname "$folder")" 2>/dev/null && pwd || dirname "$folder")"
+      command="$(quoted "$root/scripts/download_data.sh" limit)"
+      [ "$parent" = "$root/data" ] || command="LIMIT_EVAL_DATA_ROOT=$(printf '%q' "$parent") $command"
+      echo "$folder/corpus.jsonl missing (download it: $command)"
     else
       echo "$folder/corpus.jsonl missing"
     fi
@@ -129,7 +150,9 @@ done
 
 report_log="$logs_dir/report.log"
 echo "report: $bin report --results $results_dir" >&2
-if "$bin" report --results "$results_dir" --output "$results_dir/README.md" >"$report_log" 2>&1; then
+if [ -z "$(find "$results_dir" -name '*.json' -type f -print -quit)" ]; then
+  report_line="report: skipped (no result file in $results_dir)"
+elif "$bin" report --results "$results_dir" --output "$results_dir/README.md" >"$report_log" 2>&1; then
   report_line="report: $results_dir/README.md"
 else
   failed+=("report: see $report_log")

@@ -125,7 +125,7 @@ void compare(const CompareOptions& options) {
 
 }  // namespace
 
-void add_compare_command(CLI::App& app) {
+void add_compare_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<CompareOptions>();
   CLI::App* command = app.add_subcommand(
       "compare",
@@ -151,7 +151,7 @@ void add_compare_command(CLI::App& app) {
   runs->add_flag("--keep-identical-ids", options->keep_identical_ids,
                  "With --qrels: keep retrieved documents whose id equals the query id (BEIR drops them)");
   command->add_flag("--json", options->json, "Print the comparison as JSON instead of markdown");
-  command->fallthrough();
+  add_global_options(*command, global);
   command->callback([options] { compare(*options); });
 }
 

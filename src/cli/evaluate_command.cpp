@@ -96,7 +96,7 @@ void evaluate_run(const EvaluateOptions& options) {
 
 }  // namespace
 
-void add_evaluate_command(CLI::App& app) {
+void add_evaluate_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<EvaluateOptions>();
   CLI::App* command = app.add_subcommand(
       "evaluate",
@@ -113,6 +113,7 @@ void add_evaluate_command(CLI::App& app) {
   command->add_flag("--keep-identical-ids", options->keep_identical_ids,
                     "Keep retrieved documents whose id equals the query id (BEIR drops them by default)");
   command->add_flag("--per-query", options->per_query, "Also print every query's metrics");
+  add_global_options(*command, global);
   command->callback([options] { evaluate_run(*options); });
 }
 

@@ -64,7 +64,7 @@ void generate(GenerateCommandOptions options) {
 
 }  // namespace
 
-void add_generate_command(CLI::App& app) {
+void add_generate_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<GenerateCommandOptions>();
   auto* command = app.add_subcommand(
       "generate",
@@ -74,14 +74,14 @@ void add_generate_command(CLI::App& app) {
       ->required()
       ->type_name("DIR");
   command->add_option("--documents", options->generate.documents, "Number of documents")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+      ->check(integer_in_range(1, 100'000'000))
       ->capture_default_str();
   command->add_option("--queries", options->generate.queries, "Number of queries (each asks about its own attribute)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000'000}))
+      ->check(integer_in_range(1, 100'000'000))
       ->capture_default_str();
   command->add_option("--relevant-per-query", options->generate.relevant_per_query,
                       "Relevant documents per query (LIMIT: 2)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+      ->check(integer_in_range(1, 100'000))
       ->capture_default_str();
   command
       ->add_option("--attributes-per-document", options->attributes_per_document,
@@ -109,7 +109,7 @@ void add_generate_command(CLI::App& app) {
       ->type_name("FILE");
   command->add_flag("--force", options->force,
                     "Write into a non-empty DIR, replacing its corpus.jsonl, queries.jsonl and qrels.jsonl");
-  command->fallthrough();  // --log-level may follow "generate"
+  add_global_options(*command, global);
   command->callback([options] { generate(*options); });
 }
 

@@ -1,5 +1,6 @@
 #include <exception>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -7,7 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include "limit_eval/cli/commands.hpp"
+#include "limit_eval/cli/options.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/suggest.hpp"
 #include "limit_eval/core/version.hpp"
 
 namespace {
@@ -19,6 +22,25 @@ void configure_logging(const std::string& level) {
   logger->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// CLI11 2.1 lists unexpected arguments in reverse order; this names them in the order given, and
+// a word close to a command's name gets a "did you mean".
+std::string unexpected_arguments_message(const CLI::App& app, const CLI::App& failed) {
+  const std::vector<std::string> extras = failed.remaining(false);
+  const std::string command = &failed == &app ? app.get_name() : app.get_name() + " " + failed.get_name();
+  std::string message =
+      fmt::format("{}: unexpected argument{}: {}", command, extras.size() == 1 ? "" : "s", fmt::join(extras, " "));
+  if (&failed == &app && !extras.empty() && !extras.front().starts_with('-')) {
+    std::vector<std::string> commands;
+    for (const CLI::App* command : app.get_subcommands({})) {
+      if (!command->get_name().empty()) commands.push_back(command->get_name());
+    }
+    if (const auto best = limit_eval::closest_match(extras.front(), commands)) {
+      message += fmt::format(" (did you mean the command '{}'?)", *best);
+    }
+  }
+  return message;
 }
 
 }  // namespace
@@ -41,21 +63,27 @@ int main(int argc, char** argv) {
 Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 usage error,
 3 invalid data, 4 file error, 5 model error. See README.md for every option.)");
   app.set_version_flag("--version", fmt::format("limit-eval {} ({})", limit_eval::kVersion, limit_eval::kGitCommit));
-  std::string log_level = "info";
-  app.add_option("--log-level", log_level, "Log verbosity on stderr")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
-      ->capture_default_str();
+  limit_eval::cli::GlobalOptions global;
+  limit_eval::cli::add_global_options(app, global);
 
-  limit_eval::cli::add_run_command(app);
-  limit_eval::cli::add_evaluate_command(app);
-  limit_eval::cli::add_tokenize_command(app);
-  limit_eval::cli::add_report_command(app);
-  limit_eval::cli::add_generate_command(app);
-  limit_eval::cli::add_compare_command(app);
-  app.parse_complete_callback([&] { configure_logging(log_level); });
+  limit_eval::cli::add_run_command(app, global);
+  limit_eval::cli::add_evaluate_command(app, global);
+  limit_eval::cli::add_tokenize_command(app, global);
+  limit_eval::cli::add_report_command(app, global);
+  limit_eval::cli::add_generate_command(app, global);
+  limit_eval::cli::add_compare_command(app, global);
+  app.parse_complete_callback([&] { configure_logging(global.log_level); });
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& e) {
+    // The command whose arguments were not expected: the last one parsed.
+    const CLI::App* failed = &app;
+    while (failed->remaining_size() == 0 && !failed->get_subcommands().empty()) {
+      failed = failed->get_subcommands().front();
+    }
+    fmt::print(stderr, "{}\nRun with --help for more information.\n", unexpected_arguments_message(app, *failed));
+    return exit_code(ExitCode::usage);
   } catch (const CLI::ParseError& e) {
     // --help and --version exit 0; any other parse error is a usage error.
     return app.exit(e) == 0 ? exit_code(ExitCode::ok) : exit_code(ExitCode::usage);

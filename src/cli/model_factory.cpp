@@ -3,8 +3,11 @@
 #include <regex>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "limit_eval/cli/options.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/version.hpp"
 #include "limit_eval/encode/bm25_encoder.hpp"
 #include "limit_eval/encode/registry.hpp"
 #ifdef LIMIT_EVAL_NEURAL_PLUGIN
@@ -19,12 +22,17 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
   auto* group = app.add_option_group("Model");
   group->add_option("-m,--model", options.model,
                     "bm25 (built in), a registered short name (v1, v2-distill, v3-distill, v3-gte; exported with "
-                    "scripts/export_model.py) or the path of an exported model folder")
+                    "scripts/export_model.sh) or the path of an exported model folder")
       ->capture_default_str();
   group->add_option("--models-root", options.models_root,
-                    "Folder of exported models and registry.json (default: $LIMIT_EVAL_MODELS_ROOT, else the "
-                    "repository's models/)")
+                    "Folder where exported models are looked for by short name, <DIR>/<name>/ (default: "
+                    "$LIMIT_EVAL_MODELS_ROOT, else the repository's models/)")
       ->check(CLI::ExistingDirectory);
+  const auto given = [&options](const char* name) {
+    return [&options, name](const std::string& value) {
+      options.neural_options_given.push_back(fmt::format("{} {}", name, value));
+    };
+  };
   group->add_option("--device", options.device, "auto (CUDA when present, else CPU), cpu, cuda or cuda:N")
       ->check(CLI::Validator(
           [](const std::string& value) {
@@ -33,18 +41,22 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
                                                     : "must be auto, cpu, cuda or cuda:N";
           },
           "DEVICE"))
+      ->each(given("--device"))
       ->capture_default_str();
   group->add_option("--dtype", options.dtype, "Document encoder precision: fp32, bf16, fp16 (GPU only)")
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+      ->each(given("--dtype"))
       ->capture_default_str();
   group->add_option("--batch-size", options.batch_size, "Documents per forward pass of the neural encoder")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{65536}))
+      ->check(integer_in_range(1, 65536))
+      ->each(given("--batch-size"))
       ->capture_default_str();
   group->add_option("--max-batch-tokens", options.max_batch_tokens,
                     "Neural models: also bound each batch to this many padded tokens (documents x the batch's "
                     "longest length; documents are batched longest first); 0 = documents per batch only. On a "
                     "GPU, e.g. --batch-size 512 --max-batch-tokens 65536")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30))
+      ->check(integer_in_range(0, 1LL << 30))
+      ->each(given("--max-batch-tokens"))
       ->capture_default_str();
 }
 
@@ -74,6 +86,10 @@ std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options,
   const auto models_root = options.models_root.empty() ? encode::default_models_root() : options.models_root;
   const auto reference = encode::resolve_model(options.model, models_root);
   if (reference.kind == encode::ModelReference::Kind::bm25) {
+    if (!options.neural_options_given.empty()) {
+      spdlog::warn("BM25 runs on the CPU in fp32, one pass over the corpus: {} ignored (neural models only)",
+                   fmt::join(options.neural_options_given, ", "));
+    }
     return std::make_unique<encode::Bm25Encoder>(encode::Bm25Parameters{}, threads);
   }
 #ifdef LIMIT_EVAL_NEURAL_PLUGIN
@@ -85,9 +101,9 @@ std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options,
       .max_batch_tokens = options.max_batch_tokens};
   return std::unique_ptr<encode::SparseEncoder>(load_neural_plugin()(reference.folder.c_str(), &device));
 #else
-  throw UsageError(fmt::format("model '{}' needs libtorch, and this limit-eval was built without it (run "
-                               "scripts/setup.sh, then rebuild)",
-                               options.model));
+  throw UsageError(fmt::format("model '{}' needs libtorch, and this limit-eval was built without it; build it "
+                               "with libtorch (the project's Python environment provides it):\n  {}/scripts/build.sh -DLIMIT_EVAL_WITH_TORCH=ON",
+                               options.model, kSourceDir));
 #endif
 }
 

@@ -1,11 +1,43 @@
 #include "limit_eval/cli/options.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <map>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "limit_eval/core/version.hpp"
 
 namespace limit_eval::cli {
+
+CLI::Validator integer_in_range(long long min, long long max) {
+  return CLI::Validator(
+      [min, max](const std::string& text) -> std::string {
+        long long value = 0;
+        const char* const end = text.data() + text.size();
+        const auto [stop, error] = std::from_chars(text.data(), end, value);
+        if (text.empty() || stop != end || (error != std::errc{} && error != std::errc::result_out_of_range)) {
+          return fmt::format("not a number: '{}' (give an integer from {} to {})", text, min, max);
+        }
+        if (error == std::errc::result_out_of_range || value < min || value > max) {
+          return fmt::format("{} is out of range: give an integer from {} to {}", text, min, max);
+        }
+        return {};
+      },
+      fmt::format("INT in [{} - {}]", min, max));
+}
+
+void add_global_options(CLI::App& app, GlobalOptions& options) {
+  auto* group = app.add_option_group("Global", "Options of every command, before or after the command's name");
+  group->add_option("--log-level", options.log_level, "Log verbosity on stderr")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->default_str(options.log_level);
+  group->add_option("-t,--threads", options.threads, "Worker threads (0: all cores)")
+      ->check(integer_in_range(0, 4096))
+      ->default_str(std::to_string(options.threads));
+}
 
 void add_data_options(CLI::App& app, DataOptions& options) {
   auto* group = app.add_option_group("Data");
@@ -28,13 +60,23 @@ std::filesystem::path resolve_data_root(const DataOptions& options) {
 
 void add_metric_options(CLI::App& app, MetricOptions& options) {
   auto* group = app.add_option_group("Metrics");
-  group->add_option("-k,--k", options.k_values, "Cut-offs of NDCG/MAP/Recall/P/MRR, comma-separated")
+  group
+      ->add_option_function<std::vector<int>>(
+          "-k,--k",
+          [&options](const std::vector<int>& values) {
+            // Sorted, each cut-off once: -k 10,10 is -k 10.
+            options.k_values = values;
+            std::sort(options.k_values.begin(), options.k_values.end());
+            options.k_values.erase(std::unique(options.k_values.begin(), options.k_values.end()),
+                                   options.k_values.end());
+          },
+          "Cut-offs of NDCG/MAP/Recall/P/MRR, comma-separated (sorted; a repeated one counts once)")
       ->delimiter(',')
-      ->check(CLI::Range(1, 1000000))
-      ->capture_default_str();
+      ->check(integer_in_range(1, 1000000))
+      ->default_str(fmt::format("{}", fmt::join(options.k_values, ",")));
   group->add_option("--relevance-level", options.relevance_level,
                     "Smallest qrels score that counts as relevant (trec_eval -l)")
-      ->check(CLI::Range(1, 1000000))
+      ->check(integer_in_range(1, 1000000))
       ->capture_default_str();
 }
 
@@ -83,14 +125,7 @@ void add_significance_options(CLI::App& app, SignificanceOptions& options) {
 void add_retrieval_options(CLI::App& app, RetrievalOptions& options) {
   auto* group = app.add_option_group("Retrieval");
   group->add_option("--top-k", options.top_k, "Documents retrieved per query")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 30))
-      ->capture_default_str();
-}
-
-void add_compute_options(CLI::App& app, ComputeOptions& options) {
-  auto* group = app.add_option_group("Compute");
-  group->add_option("-t,--threads", options.threads, "Worker threads (0: all cores)")
-      ->check(CLI::Range(std::size_t{0}, std::size_t{4096}))
+      ->check(integer_in_range(1, 1LL << 30))
       ->capture_default_str();
 }
 
@@ -100,7 +135,7 @@ void add_cache_options(CLI::App& app, CacheOptions& options) {
                                    "Neither read nor write the encoded-corpus cache (encode the corpus every time)");
   group->add_option("--cache-dir", options.directory,
                     "Folder of the encoded-corpus cache (default: $LIMIT_EVAL_CACHE_DIR, else "
-                    "~/.cache/limit-eval/vectors)")
+                    "~/.cache/limit-eval/vectors); refused with --no-cache")
       ->excludes(no_cache);
 }
 

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -38,7 +39,7 @@ struct RunOptions {
   DataOptions data;
   RetrievalOptions retrieval;
   MetricOptions metrics;
-  ComputeOptions compute;
+  std::size_t threads = 0;  // the global --threads
   CacheOptions cache;
   std::filesystem::path output;    // empty: results/<dataset>/<model>.json
   std::filesystem::path run_file;  // empty: none
@@ -110,7 +111,9 @@ std::filesystem::path model_manifest(const ModelOptions& options) {
 
 void run(const RunOptions& options) {
   Stopwatch total;
-  const std::size_t threads = resolve_threads(options.compute.threads);
+  const std::size_t threads = resolve_threads(options.threads);
+  // The model reference is checked before a corpus is loaded: a mistyped name fails at once.
+  const auto manifest = model_manifest(options.model);
   const auto dataset_root = data::resolve_dataset(options.data.dataset, resolve_data_root(options.data));
 
   Stopwatch load_clock;
@@ -119,6 +122,27 @@ void run(const RunOptions& options) {
   spdlog::info("dataset {}: {} documents, {} queries, {} judgements ({:.3f} s)", dataset.root.string(),
                dataset.corpus.size(), dataset.queries.size(), dataset.qrels_report.judgements, data_loading_s);
   log_qrels_report(dataset.qrels_report);
+  std::vector<std::string_view> doc_ids;
+  doc_ids.reserve(dataset.corpus.size());
+  for (const auto& doc : dataset.corpus) doc_ids.emplace_back(doc.id);
+  std::vector<std::string_view> query_ids;
+  query_ids.reserve(dataset.queries.size());
+  for (const auto& query : dataset.queries) query_ids.emplace_back(query.id);
+  if (!options.run_file.empty()) {
+    // Before any encoding: ids that the run file could not tell apart are invalid data here.
+    eval::check_trec_ids(doc_ids, dataset.corpus_path, "document");
+    eval::check_trec_ids(query_ids, dataset.queries_path, "query");
+  }
+  const auto& k_values = options.metrics.k_values;
+  if (!k_values.empty() && static_cast<std::size_t>(k_values.back()) > options.retrieval.top_k) {
+    std::vector<int> above;
+    std::copy_if(k_values.begin(), k_values.end(), std::back_inserter(above),
+                 [&](int k) { return static_cast<std::size_t>(k) > options.retrieval.top_k; });
+    spdlog::warn("cut-off{} {} above --top-k {}: only {} documents are retrieved per query, so @{} counts those "
+                 "(raise --top-k to {} for the full cut-off)",
+                 above.size() == 1 ? "" : "s", fmt::join(above, ", "), options.retrieval.top_k,
+                 options.retrieval.top_k, above.back(), above.back());
+  }
 
   Stopwatch model_clock;
   auto encoder = make_encoder(options.model, threads);
@@ -128,7 +152,7 @@ void run(const RunOptions& options) {
   Stopwatch corpus_clock;
   const encode::VectorCacheOptions cache_options{.enabled = !options.cache.disabled,
                                                  .directory = resolve_cache_dir(options.cache),
-                                                 .model_manifest = model_manifest(options.model)};
+                                                 .model_manifest = manifest};
   encode::CacheReport cache_report;
   const sparse::CsrMatrix doc_vectors =
       encode::encode_corpus_cached(*encoder, dataset.corpus, cache_options, cache_report);
@@ -146,12 +170,6 @@ void run(const RunOptions& options) {
                query_encoding_s);
 
   Stopwatch retrieval_clock;
-  std::vector<std::string_view> doc_ids;
-  doc_ids.reserve(dataset.corpus.size());
-  for (const auto& doc : dataset.corpus) doc_ids.emplace_back(doc.id);
-  std::vector<std::string_view> query_ids;
-  query_ids.reserve(dataset.queries.size());
-  for (const auto& query : dataset.queries) query_ids.emplace_back(query.id);
   std::vector<std::optional<std::uint32_t>> identical(dataset.queries.size());
   std::size_t identical_ids = 0;
   if (!options.keep_identical_ids) {
@@ -207,7 +225,7 @@ void run(const RunOptions& options) {
   record.model = encoder->name();
   record.model_description = encoder->describe();
   record.dataset = {{"name", dataset.name},
-                    {"path", dataset.root.string()},
+                    {"path", std::filesystem::absolute(dataset.root).lexically_normal().string()},
                     {"documents", dataset.corpus.size()},
                     {"queries", dataset.queries.size()},
                     {"qrels_report", qrels_report_json(dataset.qrels_report)}};
@@ -233,33 +251,44 @@ void run(const RunOptions& options) {
   AtomicFileWriter results_file(output);
   report::write_result_file(results_file, record);
   std::vector<std::unique_ptr<AtomicFileWriter>> vector_files;
+  const auto corpus_vectors_path = options.save_vectors / "corpus.jsonl";
+  const auto query_vectors_path = options.save_vectors / "queries.jsonl";
   if (!options.save_vectors.empty()) {
-    vector_files.push_back(write_vectors(options.save_vectors / "corpus.jsonl", doc_ids, doc_vectors, *encoder));
-    vector_files.push_back(write_vectors(options.save_vectors / "queries.jsonl", query_ids, query_vectors, *encoder));
+    vector_files.push_back(write_vectors(corpus_vectors_path, doc_ids, doc_vectors, *encoder));
+    vector_files.push_back(write_vectors(query_vectors_path, query_ids, query_vectors, *encoder));
   }
   if (!options.run_file.empty()) {
     eval::write_trec_run(options.run_file, string_run(query_ids, doc_ids, hits), "limit-eval-" + encoder->name());
   }
+  if (!options.save_vectors.empty()) {
+    for (const auto& path : {corpus_vectors_path, query_vectors_path}) {
+      std::error_code ec;
+      if (std::filesystem::exists(path, ec)) spdlog::warn("--save-vectors: replacing {}", path.string());
+    }
+  }
   for (auto& file : vector_files) file->commit();
   results_file.commit();
+  if (!options.save_vectors.empty()) {
+    spdlog::info("vectors written to {} ({} documents) and {} ({} queries)", corpus_vectors_path.string(),
+                 doc_vectors.rows, query_vectors_path.string(), query_vectors.rows);
+  }
   spdlog::info("results written to {}{}", output.string(),
                options.run_file.empty() ? std::string{} : fmt::format(", run to {}", options.run_file.string()));
 
   // The table shows the encoding time, also when the vectors came from the cache.
   const report::TableRow row{encoder->name(), result.mean,
                              corpus_from_cache ? corpus_encoding_cached_s : corpus_encoding_s, query_encoding_s};
-  fmt::print("{}", report::markdown_table({row}));
+  fmt::print("{}", report::markdown_table({row}, options.metrics.k_values));
 }
 
 }  // namespace
 
-void add_run_command(CLI::App& app) {
+void add_run_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<RunOptions>();
   add_model_options(app, options->model);
   add_data_options(app, options->data);
   add_retrieval_options(app, options->retrieval);
   add_metric_options(app, options->metrics);
-  add_compute_options(app, options->compute);
   add_cache_options(app, options->cache);
   auto* output_group = app.add_option_group("Output");
   output_group->add_option("-o,--output", options->output,
@@ -270,7 +299,8 @@ void add_run_command(CLI::App& app) {
                            "{token: weight}}) into this folder");
   output_group->add_flag("--keep-identical-ids", options->keep_identical_ids,
                          "Do not drop documents whose id equals the query id (BEIR drops them)");
-  app.callback([&app, options] {
+  app.callback([&app, &global, options] {
+    options->threads = global.threads;
     if (app.get_subcommands().empty()) run(*options);
   });
 }

@@ -38,6 +38,16 @@ void tokenize(const TokenizeOptions& options) {
   const std::size_t max_length =
       options.max_length > 0 ? options.max_length
                              : (as_document ? manifest.document.max_seq_length : manifest.query.max_seq_length);
+  if (add_special_tokens && options.max_length > 0) {
+    // The special tokens are never cut: a length below their count cannot be honoured.
+    const std::vector<std::string> empty{""};
+    const std::size_t special_tokens = tokenizer->encode_batch(empty, true, 0, 0).front().size();
+    if (options.max_length < special_tokens) {
+      throw UsageError(fmt::format("--max-length {} is shorter than the {} special tokens that --as {} adds: give at "
+                                   "least {}",
+                                   options.max_length, special_tokens, options.side, special_tokens));
+    }
+  }
 
   std::vector<std::string> lines;
   for (std::string line; std::getline(std::cin, line);) lines.push_back(std::move(line));
@@ -61,13 +71,15 @@ void tokenize(const TokenizeOptions& options) {
 
 }  // namespace
 
-void add_tokenize_command(CLI::App& app) {
+void add_tokenize_command(CLI::App& app, GlobalOptions& global) {
   auto options = std::make_shared<TokenizeOptions>();
   auto* command = app.add_subcommand(
       "tokenize", "Tokenize lines of stdin with a model's tokenizer; prints each line's token ids, space-separated");
   command->add_option("-m,--model", options->model, "Exported model: registered short name or folder path")
       ->required();
-  command->add_option("--models-root", options->models_root, "Folder of exported models (default: models/)")
+  command->add_option("--models-root", options->models_root,
+                      "Folder where exported models are looked for by short name (default: $LIMIT_EVAL_MODELS_ROOT, "
+                      "else the repository's models/)")
       ->check(CLI::ExistingDirectory);
   command
       ->add_option("--as", options->side,
@@ -76,8 +88,10 @@ void add_tokenize_command(CLI::App& app) {
       ->check(CLI::IsMember({"document", "query"}))
       ->capture_default_str();
   command->add_option("--max-length", options->max_length, "Override the truncation length (0: the model's)")
+      ->check(integer_in_range(0, 1 << 20))
       ->capture_default_str();
   command->add_flag("--tokens", options->tokens, "Print token strings instead of ids");
+  add_global_options(*command, global);
   command->callback([options] { tokenize(*options); });
 }
 

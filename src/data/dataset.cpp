@@ -7,9 +7,9 @@
 // - Blank (or whitespace-only) lines are errors: BEIR feeds every line to json.loads and fails on
 //   them, and in a qrels TSV its csv reader yields an empty row that it cannot index.
 // - A UTF-8 byte order mark is an error (Python's "utf8" codec keeps it and json.loads rejects it).
-// - Ids (_id, query-id, corpus-id) are non-empty strings; JSON integers are accepted too and
-//   become their decimal text, as MTEB's loader casts ids to strings (qrels TSV ids are always
-//   text, so an integer corpus id must become text to be matched at all). Other types are errors.
+// - Ids (_id, query-id, corpus-id) are non-empty strings. A number is a mistyped id and an error
+//   (the README's "a mistyped field stops the run"): BEIR keeps it as a number, which then never
+//   matches the text ids of a qrels TSV, so it would be evaluated wrongly rather than loudly.
 // - title is optional; absent or null means "". text is a required string (it may be empty).
 // - Fields other than these are ignored.
 // - Qrels scores are integers. In JSON an integral float (1.0, as pandas writes it) is accepted;
@@ -43,7 +43,10 @@
 #include <utility>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/shell.hpp"
+#include "limit_eval/core/suggest.hpp"
 #include "limit_eval/core/utf8.hpp"
+#include "limit_eval/core/version.hpp"
 
 namespace limit_eval::data {
 namespace {
@@ -52,7 +55,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr std::string_view kUtf8ByteOrderMark = "\xEF\xBB\xBF";
-constexpr std::string_view kDownloadLimitCommand = "scripts/download_data.sh limit";
 
 std::string read_whole_file(const fs::path& path) {
   std::error_code ec;
@@ -136,15 +138,13 @@ json* find_field(json& object, const char* field) {
 std::string take_id(json& object, const char* field, const fs::path& path, std::size_t line_number) {
   json* value = find_field(object, field);
   if (value == nullptr) throw DataError(path, line_number, fmt::format("missing field '{}'", field));
-  std::string id;
-  if (value->is_string()) {
-    id = std::move(value->get_ref<std::string&>());
-  } else if (value->is_number_integer()) {
-    id = value->dump();
-  } else {
+  if (!value->is_string()) {
     throw DataError(path, line_number,
-                    fmt::format("field '{}' must be a string (or an integer), found {}", field, value->type_name()));
+                    fmt::format("field '{}' must be a string, found {}{}", field, value->type_name(),
+                                value->is_number_integer() ? fmt::format(" (write the id as \"{}\")", value->dump())
+                                                           : std::string{}));
   }
+  std::string id = std::move(value->get_ref<std::string&>());
   if (id.empty()) throw DataError(path, line_number, fmt::format("field '{}' is an empty id", field));
   return id;
 }
@@ -336,6 +336,19 @@ std::size_t first_line_of_judgement(std::string_view contents, QrelsFormat forma
   return found;
 }
 
+// The command that downloads LIMIT into `root` (the download script writes <data root>/limit).
+std::string download_command(const fs::path& root) {
+  const fs::path source_dir(kSourceDir);
+  const fs::path script = source_dir / "scripts" / "download_data.sh";
+  std::error_code ec;
+  fs::path folder = fs::absolute(root, ec).lexically_normal();
+  if (!folder.has_filename()) folder = folder.parent_path();
+  const fs::path data_root = folder.parent_path();
+  const bool default_root = fs::equivalent(data_root, source_dir / "data", ec);
+  return fmt::format("{}{} limit", default_root ? std::string{} : "LIMIT_EVAL_DATA_ROOT=" + shell_word(data_root.string()) + " ",
+                     shell_word(script.string()));
+}
+
 std::string dataset_name_of(const fs::path& root) {
   fs::path normal = root.lexically_normal();
   if (!normal.has_filename()) normal = normal.parent_path();
@@ -353,11 +366,27 @@ std::string dataset_name_of(const fs::path& root) {
 fs::path resolve_dataset(const std::string& name_or_path, const fs::path& data_root) {
   std::error_code ec;
   const fs::path as_given(name_or_path);
-  if (!name_or_path.empty() && fs::is_directory(as_given, ec)) return as_given;
+  if (name_or_path.empty()) throw UsageError("--dataset is empty: give a dataset name or folder");
+  if (fs::is_directory(as_given, ec)) return as_given;
+  const bool path_like = name_or_path.find('/') != std::string::npos || name_or_path.starts_with('.') ||
+                         name_or_path.starts_with('~');
+  if (path_like) {
+    throw UsageError(fs::exists(as_given, ec) ? fmt::format("dataset folder expected, but {} is not a folder", name_or_path)
+                                              : fmt::format("dataset folder not found: {}", name_or_path));
+  }
   const fs::path under_data_root = data_root / name_or_path;
-  if (!name_or_path.empty() && fs::is_directory(under_data_root, ec)) return under_data_root;
-  throw UsageError(fmt::format("dataset '{}' not found: neither '{}' nor '{}' is a folder", name_or_path,
-                               as_given.string(), under_data_root.string()));
+  if (fs::is_directory(under_data_root, ec)) return under_data_root;
+  std::vector<std::string> known;
+  for (fs::directory_iterator it(data_root, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->is_directory(ec)) known.push_back(it->path().filename().string());
+  }
+  std::sort(known.begin(), known.end());
+  const auto suggestion = closest_match(name_or_path, known);
+  throw UsageError(fmt::format("dataset '{}' not found: {} is not a folder{} (datasets under {}: {}; or give the "
+                               "path of a dataset folder)",
+                               name_or_path, under_data_root.string(),
+                               suggestion ? fmt::format("; did you mean '{}'?", *suggestion) : std::string{},
+                               data_root.string(), known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", "))));
 }
 
 std::vector<Document> load_corpus(const fs::path& path) {
@@ -491,9 +520,9 @@ Dataset load_dataset(const fs::path& root, const std::string& split) {
   if (!fs::exists(dataset.corpus_path, ec)) {
     if (dataset.name == "limit") {
       throw IoError(dataset.corpus_path,
-                    fmt::format("file not found; the LIMIT corpus is not shipped with limit-eval: run `{}` to "
-                                "download it",
-                                kDownloadLimitCommand));
+                    fmt::format("file not found; the LIMIT corpus is not shipped with limit-eval. Download it "
+                                "(from the Hugging Face hub) with:\n  {}",
+                                download_command(root)));
     }
     throw IoError(dataset.corpus_path, "file not found");
   }

@@ -9,6 +9,7 @@
 
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/core/parallel.hpp"
+#include "limit_eval/core/progress.hpp"
 #include "limit_eval/text/bm25_analyzer.hpp"
 
 // Reproduces bm25s 0.2.14 as MTEB's "bm25s" model runs it: bm25s.tokenize(texts, stopwords="en",
@@ -39,11 +40,16 @@ std::string document_text(const data::Document& document) {
 
 template <typename Item, typename TextOf>
 std::vector<std::vector<std::string>> analyze_all(std::span<const Item> items, std::size_t threads,
-                                                  const TextOf& text_of) {
+                                                  const TextOf& text_of, ProgressBar* progress = nullptr) {
   std::vector<std::vector<std::string>> terms(items.size());
   parallel_for(items.size(), threads, [&](std::size_t begin, std::size_t end) {
     text::Bm25Analyzer analyzer;  // libstemmer state is per thread
-    for (std::size_t i = begin; i < end; ++i) terms[i] = analyzer.analyze(text_of(items[i]));
+    constexpr std::size_t kReportEvery = 256;
+    for (std::size_t i = begin; i < end; ++i) {
+      terms[i] = analyzer.analyze(text_of(items[i]));
+      if (progress != nullptr && (i - begin + 1) % kReportEvery == 0) progress->advance(kReportEvery);
+    }
+    if (progress != nullptr) progress->advance((end - begin) % kReportEvery);
   });
   return terms;
 }
@@ -82,7 +88,9 @@ sparse::CsrMatrix Bm25Encoder::encode_documents(std::span<const data::Document> 
   if (corpus.empty()) throw Error("BM25: the corpus is empty, there is nothing to index");
   if (corpus.size() > UINT32_MAX) throw Error("BM25: the corpus has more than 2^32 - 1 documents");
 
-  std::vector<std::vector<std::string>> document_terms = analyze_all(corpus, threads_, document_text);
+  // Analysis is most of the time: the bar counts analysed documents (nested in the stage's bar).
+  ProgressBar progress("BM25: analysing documents", corpus.size());
+  std::vector<std::vector<std::string>> document_terms = analyze_all(corpus, threads_, document_text, &progress);
 
   // Columns in order of first appearance in the corpus, so the term space is deterministic.
   vocabulary_.clear();

@@ -4,11 +4,15 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include "limit_eval/core/checksum.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/shell.hpp"
+#include "limit_eval/core/version.hpp"
 
 namespace limit_eval::encode {
 
@@ -66,6 +70,32 @@ json read_json(const std::filesystem::path& path) {
   }
 }
 
+// The command that exports the folder's model again, from the source its manifest records.
+std::string reexport_command(const json& raw, const std::filesystem::path& folder) {
+  const json source = raw.value("source", json::object());
+  const std::string id = source.is_object() ? source.value("id", std::string{}) : std::string{};
+  if (id.empty()) return {};
+  std::vector<std::string> words{(std::filesystem::path(kSourceDir) / "scripts" / "export_model.sh").string(), id,
+                                 "--output", std::filesystem::absolute(folder).lexically_normal().string()};
+  if (raw.contains("name") && raw["name"].is_string()) words.insert(words.end(), {"--name", raw["name"].get<std::string>()});
+  for (const auto& [key, option] : {std::pair{"revision", "--revision"}, std::pair{"code_revision", "--code-revision"}}) {
+    if (source.contains(key) && source[key].is_string()) words.insert(words.end(), {option, source[key].get<std::string>()});
+  }
+  if (source.value("trust_remote_code", false)) words.emplace_back("--trust-remote-code");
+  for (const auto& [key, option] : {std::pair{"model_kwargs", "--model-kwargs"}, std::pair{"config_kwargs", "--config-kwargs"}}) {
+    if (source.contains(key) && source[key].is_object() && !source[key].empty()) {
+      words.insert(words.end(), {option, source[key].dump()});
+    }
+  }
+  words.emplace_back("--force");
+  std::string command;
+  for (const auto& word : words) {
+    if (!command.empty()) command += ' ';
+    command += shell_word(word);
+  }
+  return command;
+}
+
 }  // namespace
 
 ModelManifest load_model_manifest(const std::filesystem::path& folder, bool verify_checksums) {
@@ -78,9 +108,11 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   if (version == raw.end() || !version->is_number_integer()) read.fail("'format_version' must be an integer");
   const int format_version = version->get<int>();
   if (format_version < kOldestModelFormatVersion || format_version > kModelFormatVersion) {
+    const std::string command = reexport_command(raw, folder);
     read.fail(fmt::format("format version {} is not supported (this limit-eval reads versions {} to {}); re-export "
-                          "the model with this checkout's scripts/export_model.py",
-                          format_version, kOldestModelFormatVersion, kModelFormatVersion));
+                          "the model with this checkout's scripts/export_model.py{}",
+                          format_version, kOldestModelFormatVersion, kModelFormatVersion,
+                          command.empty() ? std::string{} : ", from the source its manifest records:\n  " + command));
   }
 
   ModelManifest m;

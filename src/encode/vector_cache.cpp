@@ -455,7 +455,15 @@ sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const d
                                 encoder.name());
     spdlog::debug("vector cache: {}", report.reason);
     Stopwatch clock;
+    // The stage's one bar; the encoder's own bars report into it.
+    ProgressBar progress("encoding documents", corpus.size());
+    encoder.set_stage_progress(&progress);
+    struct Unset {
+      SparseEncoder& encoder;
+      ~Unset() { encoder.set_stage_progress(nullptr); }
+    } unset{encoder};
     auto vectors = encoder.encode_documents(corpus);
+    progress.finish();
     report.encode_seconds = clock.seconds();
     return vectors;
   }
@@ -489,6 +497,18 @@ sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const d
   if (report.status == CacheStatus::disabled && report.reason.empty()) report.reason = report.store_error;
   log_plan(report, options.chunk_documents);
 
+  // One bar over every document this run encodes, across the chunks: the encoder's bars (one per
+  // chunk) are nested in it and add to it, so it never restarts at a chunk boundary.
+  std::size_t to_encode = 0;
+  for (std::size_t index = 0; index < chunks.count(); ++index) {
+    if (!parts[index]) to_encode += chunks.documents(index).size();
+  }
+  ProgressBar progress("encoding documents", to_encode);
+  encoder.set_stage_progress(&progress);
+  struct Unset {
+    SparseEncoder& encoder;
+    ~Unset() { encoder.set_stage_progress(nullptr); }
+  } unset{encoder};
   for (std::size_t index = 0; index < chunks.count(); ++index) {
     if (parts[index]) continue;
     const auto documents = chunks.documents(index);
@@ -512,10 +532,13 @@ sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const d
       }
     }
     if (chunks.count() > 1) {
-      spdlog::info("corpus chunk {} of {} encoded: {} documents ({:.3f} s)", index + 1, chunks.count(),
-                   documents.size(), seconds);
+      // On a terminal the bar says it; a log line would break the bar's line.
+      spdlog::log(progress.drawing() ? spdlog::level::debug : spdlog::level::info,
+                  "corpus chunk {} of {} encoded: {} documents ({:.3f} s)", index + 1, chunks.count(),
+                  documents.size(), seconds);
     }
   }
+  progress.finish();
   return concatenate_rows(parts, encoder.dimensions());
 }
 

@@ -12,6 +12,7 @@
 
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/utf8.hpp"
 
 namespace limit_eval::eval {
 namespace {
@@ -76,11 +77,34 @@ class TrecIdMapper {
 }  // namespace
 
 std::string trec_id(std::string_view id) {
-  std::string out(id);
-  for (char& c : out) {
-    if (is_field_separator(c) || c == '\n') c = '_';
+  std::string out;
+  out.reserve(id.size());
+  std::size_t at = 0;
+  while (at < id.size()) {
+    const std::size_t length = white_space_length(id.substr(at));
+    if (length > 0) {
+      out += '_';
+      at += length;
+    } else {
+      out += id[at++];
+    }
   }
   return out;
+}
+
+void check_trec_ids(std::span<const std::string_view> ids, const std::filesystem::path& path, std::string_view what) {
+  std::unordered_map<std::string, std::size_t> index_of;
+  index_of.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto [it, inserted] = index_of.try_emplace(trec_id(ids[i]), i);
+    if (!inserted) {
+      throw DataError(path, i + 1,
+                      fmt::format("{} ids '{}' (line {}) and '{}' both become '{}' in a TREC run file, which writes "
+                                  "each whitespace character of an id as '_': rename one of them, or run without "
+                                  "--run-file",
+                                  what, ids[it->second], it->second + 1, ids[i], it->first));
+    }
+  }
 }
 
 data::Qrels trec_compatible_qrels(const data::Qrels& qrels, const std::filesystem::path& path) {
@@ -161,22 +185,28 @@ Run read_trec_run(const std::filesystem::path& path) {
     if (columns == 0) continue;  // a blank line holds no result
     if (columns != kTrecRunColumns) {
       throw DataError(path, line_number,
-                      fmt::format("expected 6 columns (query Q0 doc rank score tag), found {}", columns));
+                      fmt::format("expected 6 columns (query Q0 doc rank score tag), found {}{}", columns,
+                                  columns > kTrecRunColumns
+                                      ? ": an id cannot hold a blank in a TREC file; write each whitespace character "
+                                        "of an id as '_', as limit-eval --run-file does (the qrels' ids are read "
+                                        "the same way)"
+                                      : ""));
     }
-    const std::string_view query_id = fields[0];
-    const std::string_view doc_id = fields[2];
+    // Whitespace that is not a column separator (a no-break space...) is read as '_', as the qrels are.
+    const std::string query_id = trec_id(fields[0]);
+    const std::string doc_id = trec_id(fields[2]);
     double score = 0.0;
     if (!parse_score(fields[4], score)) {
       throw DataError(path, line_number, fmt::format("score '{}' is not a number", fields[4]));
     }
-    auto& lines_of_query = first_lines[std::string(query_id)];
-    const auto [first, inserted] = lines_of_query.try_emplace(std::string(doc_id), line_number);
+    auto& lines_of_query = first_lines[query_id];
+    const auto [first, inserted] = lines_of_query.try_emplace(doc_id, line_number);
     if (!inserted) {
       throw DataError(path, line_number,
                       fmt::format("document '{}' appears twice for query '{}' (first on line {})", doc_id, query_id,
                                   first->second));
     }
-    run[std::string(query_id)].push_back(ScoredDoc{std::string(doc_id), score});
+    run[query_id].push_back(ScoredDoc{doc_id, score});
   }
   if (in.bad()) throw IoError(path, "read failed");
   return run;

@@ -5,6 +5,7 @@
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/core/log.hpp"
 #include "limit_eval/core/parallel.hpp"
+#include "limit_eval/core/progress.hpp"
 #include "limit_eval/encode/tokenizer_factory.hpp"
 #include "limit_eval/text/wordpiece.hpp"
 
@@ -78,6 +79,9 @@ sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Do
   } catch (const text::InvalidUtf8Error& e) {
     rethrow_with_id(e, corpus, "document");
   }
+  // The document model's bar nests in the stage's bar of limit-eval (a bar of this plugin's copy
+  // of the core module would not see it by itself).
+  const ProgressScope scope(stage_progress_);
   try {
     return document_model_->encode(token_ids);
   } catch (const NonFiniteWeightError& e) {

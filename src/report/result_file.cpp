@@ -224,6 +224,7 @@ ResultFile read_result_file(const std::filesystem::path& path, const std::filesy
     if (!it->is_object()) read.fail("/dataset/qrels_report", "must be an object");
     result.qrels_judgements = read.optional_count(*it, "/dataset/qrels_report", "judgements");
   }
+  result.dataset_path = read.optional_string(dataset, "/dataset", "path");
 
   const Json& metrics = read.object(root, "", "metrics");
   for (const auto& [name, value] : metrics.items()) {

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "limit_eval/core/atomic_file.hpp"
+#include "limit_eval/core/shell.hpp"
 #include "limit_eval/report/chart.hpp"
 #include "limit_eval/report/comparison.hpp"
 #include "limit_eval/report/table.hpp"
@@ -60,8 +61,21 @@ std::string device_cell(const MeasuredOn& measured) {
   return fmt::format("{} ({})", measured.device, measured.device_name);
 }
 
+// A Hugging Face hub id ("owner/name"), as opposed to the local folder a model was exported from.
+bool is_hub_id(const std::string& id) {
+  const auto slash = id.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == id.size()) return false;
+  if (id.find('/', slash + 1) != std::string::npos || id.starts_with('.') || id.starts_with('~')) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.' || c == '/';
+  });
+}
+
 std::string model_cell(const ResultFile& result) {
-  if (result.source_id) return fmt::format("[{}](https://huggingface.co/{})", result.model, *result.source_id);
+  if (result.source_id && is_hub_id(*result.source_id)) {
+    return fmt::format("[{}](https://huggingface.co/{})", result.model, *result.source_id);
+  }
   return result.model;
 }
 
@@ -89,17 +103,6 @@ std::string file_name_part(const std::string& name) {
     part += safe ? c : '_';
   }
   return part;
-}
-
-std::string shell_word(const std::string& word) {
-  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("_./:=,@+-").find(c) != std::string_view::npos;
-  });
-  if (plain) return word;
-  std::string quoted = "'";
-  for (const char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
 }
 
 std::string samples_label(std::uint64_t samples) {
@@ -313,10 +316,13 @@ svg::MarkerShape paper_model_shape(std::size_t index) {
   return shapes[index % shapes.size()];
 }
 
-ChartAxis percent_axis(const std::string& label) {
-  // A little room beyond 0 and 100 so that markers there are not cut by the axis or the frame.
-  ChartAxis axis{.label = label, .scale = AxisScale::linear, .min = -4, .max = 104, .ticks = {}, .grid = true};
-  for (int value = 0; value <= 100; value += 20) axis.ticks.push_back({static_cast<double>(value), std::to_string(value)});
+// The page shows every metric as a fraction (0 to 1), the tables and the figures alike.
+ChartAxis fraction_axis(const std::string& label) {
+  // A little room beyond 0 and 1 so that markers there are not cut by the axis or the frame.
+  ChartAxis axis{.label = label, .scale = AxisScale::linear, .min = -0.04, .max = 1.04, .ticks = {}, .grid = true};
+  for (int tenth = 0; tenth <= 10; tenth += 2) {
+    axis.ticks.push_back({tenth / 10.0, fmt::format("{:.1f}", tenth / 10.0)});
+  }
   return axis;
 }
 
@@ -433,7 +439,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
   Chart chart;
   chart.title = fmt::format("Recall against embedding size: {}", dataset);
   chart.description = fmt::format(
-      "Recall@k in percent against the embedding size (log scale) on {}: limit-eval's results (filled circles) and "
+      "Recall@k (a fraction, 0 to 1) against the embedding size (log scale) on {}: limit-eval's results (filled circles) and "
       "the LIMIT paper's models (hollow shapes).",
       dataset);
   if (any_active) {
@@ -444,7 +450,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
   chart.panel_height = any_active ? 308 : 270;
   chart.nudge_overlapping_markers = true;
   for (const auto& column : columns) {
-    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}, .x_top = top_axis};
+    ChartPanel panel{.title = column, .x = x_axis, .y = fraction_axis(column), .series = {}, .x_top = top_axis};
     std::vector<ChartSeries> active_series;  // drawn (and listed) after every other series
     for (const auto& row : rows) {
       const auto value = metric(row.metrics, column);
@@ -455,7 +461,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
                            .colour = row.colour, .shape = row.shape, .filled = false, .connect = false,
                            .dashed = false, .points = {}, .top_axis = true};
         active.points.push_back({.x = *row.active_dims,
-                                 .y = *value * 100,
+                                 .y = *value,
                                  .tooltip = fmt::format("{} ({}): {} = {} at {:.1f} mean active dimensions per document",
                                                         row.model, row.source, column, fixed4(*value), *row.active_dims),
                                  .data = {{"data-dataset", dataset},
@@ -470,7 +476,7 @@ Figure recall_figure(const std::string& dataset, const std::vector<const ResultF
       ChartSeries series{.name = row.model, .legend_group = group, .colour = row.colour, .shape = row.shape,
                          .filled = row.filled, .connect = false, .dashed = false, .points = {}};
       series.points.push_back({.x = static_cast<double>(row.dimensions),
-                               .y = *value * 100,
+                               .y = *value,
                                .tooltip = fmt::format("{} ({}): {} = {} at {} dimensions", row.model, row.source,
                                                       column, fixed4(*value), row.dimensions),
                                .data = {{"data-dataset", dataset},
@@ -544,20 +550,20 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
   chart.title = fmt::format("Fine-tuning {} on {}: metrics against training samples", series.base_model,
                             series.dataset);
   chart.description = fmt::format(
-      "One panel per metric (percent) against the number of training samples: limit-eval's results (solid line, "
+      "One panel per metric (a fraction, 0 to 1) against the number of training samples: limit-eval's results (solid line, "
       "filled circles){}.",
       seed != nullptr ? " and the seed's published values (dashed line, hollow squares)" : "");
   chart.columns = 3;
   chart.panel_height = 230;
   for (const auto& column : table_metric_columns()) {
-    ChartPanel panel{.title = column, .x = x_axis, .y = percent_axis(column + " (%)"), .series = {}, .x_top = std::nullopt};
+    ChartPanel panel{.title = column, .x = x_axis, .y = fraction_axis(column), .series = {}, .x_top = std::nullopt};
     ChartSeries ours{.name = ours_name, .legend_group = "", .colour = palette[4], .shape = svg::MarkerShape::circle,
                      .filled = true, .connect = true, .dashed = false, .points = {}};
     for (const auto& row : series.rows) {
       const auto value = metric(row.result->metrics, column);
       if (!value) continue;
       ours.points.push_back({.x = position(row.samples),
-                             .y = *value * 100,
+                             .y = *value,
                              .tooltip = fmt::format("{} ({} samples): {} = {}", row.result->model, row.samples, column,
                                                     fixed4(*value)),
                              .data = {{"data-dataset", series.dataset},
@@ -576,7 +582,7 @@ Figure fine_tune_figure(const Inventory::FineTuneSeries& series, const Published
         const auto value = metric(row.metrics, column);
         if (!value) continue;
         reference.points.push_back({.x = position(count),
-                                    .y = *value * 100,
+                                    .y = *value,
                                     .tooltip = fmt::format("seed {} ({} samples): {} = {}", kSeedFineTunedModel, count,
                                                            column, fixed4(*value)),
                                     .data = {{"data-dataset", series.dataset},
@@ -648,10 +654,36 @@ std::string environment_section(const std::vector<const ResultFile*>& results) {
   return out + markdown_grid(header, rows) + "\n";
 }
 
+// --dataset's value: the name when it resolves to the folder the result was measured on, else the
+// recorded folder (a dataset given as a path: its name would not resolve).
+std::string dataset_argument(const ResultFile& result, const ResultsPageOptions& options) {
+  if (options.data_root.empty() || result.dataset_path.empty()) return result.dataset;
+  std::error_code ec;
+  const std::filesystem::path by_name = options.data_root / result.dataset;
+  const std::filesystem::path recorded(result.dataset_path);
+  const bool name_resolves = std::filesystem::is_directory(by_name, ec);
+  const bool recorded_here = std::filesystem::is_directory(recorded, ec);
+  if (name_resolves && (!recorded_here || std::filesystem::equivalent(by_name, recorded, ec))) return result.dataset;
+  return recorded_here || !name_resolves ? result.dataset_path : result.dataset;
+}
+
+// --model's value: bm25; a registered short name when it resolves to the folder the result was
+// measured with (or that folder is not on this machine); else the recorded folder.
+std::string model_argument(const ResultFile& result, const ResultsPageOptions& options) {
+  const std::string& model = result.model;
+  if (model == "bm25" || !result.model_folder) return model;
+  if (!options.registered_models.contains(model)) return *result.model_folder;
+  if (options.models_root.empty()) return model;
+  std::error_code ec;
+  const std::filesystem::path recorded(*result.model_folder);
+  if (!std::filesystem::is_directory(recorded, ec)) return model;
+  const std::filesystem::path by_name = options.models_root / model;
+  return std::filesystem::equivalent(by_name, recorded, ec) ? model : *result.model_folder;
+}
+
 std::string reproduce_command(const ResultFile& result, const ResultsPageOptions& options) {
-  std::string model = result.model;
-  if (model != "bm25" && !options.registered_models.contains(model) && result.model_folder) model = *result.model_folder;
-  std::vector<std::string> words{options.binary, "--model", model, "--dataset", result.dataset};
+  const std::string model = model_argument(result, options);
+  std::vector<std::string> words{options.binary, "--model", model, "--dataset", dataset_argument(result, options)};
   const auto& settings = result.settings;
   if (settings.top_k) words.insert(words.end(), {"--top-k", std::to_string(*settings.top_k)});
   if (!settings.k_values.empty()) words.insert(words.end(), {"--k", fmt::format("{}", fmt::join(settings.k_values, ","))});
@@ -672,7 +704,8 @@ std::string reproduce_command(const ResultFile& result, const ResultsPageOptions
 std::string reproduce_section(const std::vector<const ResultFile*>& results, const ResultsPageOptions& options) {
   std::string out = "## Reproducing\n\n";
   out += "Build with `scripts/build.sh`; LIMIT's corpus comes from `scripts/download_data.sh limit`; the neural "
-         "models are exported with `scripts/export_model.py` (see the repository README). "
+         "models are exported with `scripts/export_model.sh` (see the repository README). Run the commands from the "
+         "repository's root. "
          "`scripts/run_experiments.sh` runs the whole sweep and regenerates this page. Each result below came from "
          "the command after it (results land in `results/<dataset>/<model>.json`); timings depend on the "
          "machine.\n\n";
@@ -715,7 +748,9 @@ ResultsPage build_results_page(const std::vector<ResultFile>& results, const Pub
       "{} result file{}. Tables mirror the reference study's README (the seed). Under each of our rows, "
       "`↳ seed (published)` is the seed's value (`↳ LIMIT paper` for BM25) and `↳ difference` is ours minus "
       "published. Encoding times are never differenced: the seed measured on one NVIDIA A100 GPU, and the "
-      "Device column says where each of ours was measured. `n/a`: not in our result; `—`: not published.\n\n",
+      "Device column says where each of ours was measured. `n/a`: not in our result; `—`: not published. Every "
+      "metric on this page, in the tables and the figures, is a fraction from 0 to 1 (the LIMIT paper's "
+      "percentages are divided by 100).\n\n",
       results.size(), results.size() == 1 ? "" : "s");
 
   for (const auto& dataset : inventory.datasets) {

@@ -12,6 +12,14 @@ const std::vector<std::string>& table_metric_columns() {
   return columns;
 }
 
+std::vector<std::string> table_metric_columns(const std::vector<int>& k_values) {
+  if (k_values.empty()) return table_metric_columns();
+  const bool has_10 = std::find(k_values.begin(), k_values.end(), 10) != k_values.end();
+  std::vector<std::string> columns{fmt::format("NDCG@{}", has_10 ? 10 : *std::max_element(k_values.begin(), k_values.end()))};
+  for (const int k : k_values) columns.push_back(fmt::format("Recall@{}", k));
+  return columns;
+}
+
 namespace {
 
 std::string cell(const std::optional<double>& value) { return value ? fmt::format("{:.4f}", *value) : "n/a"; }
@@ -48,9 +56,12 @@ std::string markdown_grid(const std::vector<std::string>& header, const std::vec
   return out;
 }
 
-std::string markdown_table(const std::vector<TableRow>& rows) {
+std::string markdown_table(const std::vector<TableRow>& rows) { return markdown_table(rows, {}); }
+
+std::string markdown_table(const std::vector<TableRow>& rows, const std::vector<int>& k_values) {
+  const std::vector<std::string> columns = table_metric_columns(k_values);
   std::vector<std::string> header{"Model"};
-  for (const auto& c : table_metric_columns()) header.push_back(c);
+  for (const auto& c : columns) header.push_back(c);
   header.emplace_back("Corpus Encoding Time (s)");
   header.emplace_back("Query Encoding Time (s)");
 
@@ -58,7 +69,7 @@ std::string markdown_table(const std::vector<TableRow>& rows) {
   cells.reserve(rows.size());
   for (const auto& row : rows) {
     std::vector<std::string> line{row.model};
-    for (const auto& c : table_metric_columns()) {
+    for (const auto& c : columns) {
       const auto it = row.metrics.find(c);
       line.push_back(cell(it == row.metrics.end() ? std::nullopt : std::optional(it->second)));
     }

@@ -306,7 +306,7 @@ def test_registered_model_not_exported_names_the_command(tmp_path: Path) -> None
     shutil.copy(SOURCE / "models" / "registry.json", models_root / "registry.json")
     completed = run("v3-gte", tmp_path / "out", "--models-root", str(models_root))
     assert_failed(completed, tmp_path / "out", EXIT_USAGE, "not exported",
-                  "scripts/export_model.py opensearch-project/opensearch-neural-sparse-encoding-doc-v3-gte")
+                  f"scripts/export_model.sh --all --only v3-gte --models-dir {models_root}")
 
 
 def test_unknown_model_lists_the_known_ones(tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def exports(models_dir: Path, sources: dict[str, Path]) -> dict[str, Path]:
     folders = {name: models_dir / name for name in sources}
     commands = [[sys.executable, script, str(sources["bert-relu"]), "--output", str(folders["bert-relu"]),
                  "--name", EXPORT_NAMES["bert-relu"]],
-                [sys.executable, script, "--all", "--models-dir", str(models_dir), "--document-output", "logits"]]
+                [sys.executable, script, "--all", "--models-dir", str(models_dir), "--registry",
+                 str(models_dir / "registry.json"), "--document-output", "logits"]]
     for result in run_parallel(commands):
         assert result.returncode == 0, result.stderr
         assert "largest abs difference" in result.stderr
@@ -337,7 +338,8 @@ def test_existing_output_is_refused_unless_forced(work: Path, sources: dict[str,
     before = {name: (folder / "manifest.json").read_bytes() for name, folder in exports.items()}
     script = str(SCRIPTS / "export_model.py")
     for command in ([sys.executable, script, str(sources["bert-relu"]), "--output", str(exports["bert-relu"])],
-                    [sys.executable, script, "--all", "--models-dir", str(models_dir)]):
+                    [sys.executable, script, "--all", "--models-dir", str(models_dir), "--registry",
+                     str(models_dir / "registry.json")]):
         result = subprocess.run(command, capture_output=True, text=True, env=environment())
         assert result.returncode == EXIT_EXISTS, result.stderr
         assert "already exists" in result.stderr and "--force" in result.stderr

@@ -104,14 +104,14 @@ TEST_F(DataLoaderTest, LoadsLimitSmall) {
 
 TEST_F(DataLoaderTest, LoadsBeirFolderWithTsvQrels) {
   const fs::path root = folder_ / "beir-like";
-  // CRLF line endings, no final newline, an integer id, a null title, extra fields, non-ASCII text.
+  // CRLF line endings, no final newline, a numeric-looking id, a null title, extra fields, non-ASCII text.
   write_file(root / "corpus.jsonl",
              "{\"_id\": \"d1\", \"title\": \"Caf\xC3\xA9\", \"text\": \"\xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x98\x80\", "
              "\"metadata\": {\"url\": \"x\"}}\r\n"
-             "{\"_id\": 42, \"title\": null, \"text\": \"\"}\r\n"
+             "{\"_id\": \"42\", \"title\": null, \"text\": \"\"}\r\n"
              "{\"_id\": \"d3\", \"text\": \"third\"}");
   write_file(root / "queries.jsonl",
-             "{\"_id\": \"q1\", \"text\": \"first\", \"metadata\": {}}\n{\"_id\": 7, \"text\": \"x\"}\n");
+             "{\"_id\": \"q1\", \"text\": \"first\", \"metadata\": {}}\n{\"_id\": \"7\", \"text\": \"x\"}\n");
   write_file(root / "qrels" / "test.tsv", "query-id\tcorpus-id\tscore\r\nq1\td1\t2\r\nq1\t42\t0\r\n7\td3\t 1 \r\n");
   write_file(root / "qrels" / "dev.tsv", "query-id\tcorpus-id\tscore\nq1\td3\t1\n");
 
@@ -379,10 +379,10 @@ std::vector<BadInput> bad_inputs() {
        d1 + "{\"_id\": \"d2\", \"text\": \"x\"}\n" + d1,
        {"corpus.jsonl:3", "duplicate document id 'd1' (first on line 1)"},
        3},
-      {"CorpusDuplicateIntegerAndStringId",
+      {"CorpusIntegerId",
        "corpus.jsonl",
-       "{\"_id\": \"7\", \"text\": \"x\"}\n{\"_id\": 7, \"text\": \"y\"}\n",
-       {"corpus.jsonl:2", "duplicate document id '7' (first on line 1)"},
+       "{\"_id\": \"7\", \"text\": \"x\"}\n{\"_id\": 8, \"text\": \"y\"}\n",
+       {"corpus.jsonl:2", "field '_id' must be a string, found number (write the id as \"8\")"},
        2},
       {"CorpusInvalidUtf8InString",
        "corpus.jsonl",

@@ -2,15 +2,18 @@
 
 #include <CLI/CLI.hpp>
 
+#include "limit_eval/cli/options.hpp"
+
 namespace limit_eval::cli {
 
 // Registers each subcommand on the application. A subcommand's work runs in its callback and
 // reports failure by throwing (limit_eval::Error subclasses); main() maps errors to exit codes.
-void add_run_command(CLI::App& app);       // the default: evaluate a model on a dataset
-void add_evaluate_command(CLI::App& app);  // trec_eval-like: metrics of a TREC run file vs qrels
-void add_tokenize_command(CLI::App& app);  // a model's token ids of stdin lines
-void add_report_command(CLI::App& app);    // the results page from every results JSON under a folder
-void add_generate_command(CLI::App& app);  // a synthetic LIMIT-style dataset of any size, seeded
-void add_compare_command(CLI::App& app);   // paired significance tests between result files
+// Each subcommand also takes the global options (add_global_options), bound to `global`.
+void add_run_command(CLI::App& app, GlobalOptions& global);       // the default: evaluate a model on a dataset
+void add_evaluate_command(CLI::App& app, GlobalOptions& global);  // trec_eval-like: metrics of a TREC run file
+void add_tokenize_command(CLI::App& app, GlobalOptions& global);  // a model's token ids of stdin lines
+void add_report_command(CLI::App& app, GlobalOptions& global);    // the results page from the results JSON files
+void add_generate_command(CLI::App& app, GlobalOptions& global);  // a synthetic LIMIT-style dataset, seeded
+void add_compare_command(CLI::App& app, GlobalOptions& global);   // paired significance tests between result files
 
 }  // namespace limit_eval::cli

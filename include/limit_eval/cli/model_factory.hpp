@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -18,10 +19,13 @@ struct ModelOptions {
   std::string dtype = "fp32";
   std::size_t batch_size = 32;
   std::size_t max_batch_tokens = 0;  // 0: batches bounded by batch_size only
+  // The neural options the command line gave (BM25 warns that it ignores them).
+  std::vector<std::string> neural_options_given;
 };
 void add_model_options(CLI::App& app, ModelOptions& options);
 
-// The encoder --model names, on the device/dtype/batch size the options ask for.
+// The encoder --model names, on the device/dtype/batch size the options ask for (BM25 runs on the
+// CPU in fp32, unbatched: it warns when any of these options was given).
 std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options, std::size_t threads);
 
 }  // namespace limit_eval::cli

@@ -14,6 +14,19 @@ namespace limit_eval::cli {
 
 // Reusable option groups. Each add_* registers its options (validated at parse time) on `app`.
 
+// A validator for integer options: "not a number: 'abc'" for text that is not an integer (a
+// leading '-' included where min is 0), "must be from MIN to MAX" otherwise.
+CLI::Validator integer_in_range(long long min, long long max);
+
+// The options every command takes, before or after the subcommand's name (--log-level,
+// --threads). main() registers them on the application and on each subcommand, bound to the same
+// variables.
+struct GlobalOptions {
+  std::string log_level = "info";
+  std::size_t threads = 0;  // 0: all cores
+};
+void add_global_options(CLI::App& app, GlobalOptions& options);
+
 struct DataOptions {
   std::string dataset = "limit-small";
   std::string split = "test";
@@ -23,7 +36,7 @@ void add_data_options(CLI::App& app, DataOptions& options);
 std::filesystem::path resolve_data_root(const DataOptions& options);
 
 struct MetricOptions {
-  std::vector<int> k_values{2, 10, 20, 100};
+  std::vector<int> k_values{2, 10, 20, 100};  // sorted and without duplicates once parsed
   int relevance_level = 1;
 };
 void add_metric_options(CLI::App& app, MetricOptions& options);
@@ -46,11 +59,6 @@ struct RetrievalOptions {
   std::size_t top_k = 100;
 };
 void add_retrieval_options(CLI::App& app, RetrievalOptions& options);
-
-struct ComputeOptions {
-  std::size_t threads = 0;  // 0: all cores
-};
-void add_compute_options(CLI::App& app, ComputeOptions& options);
 
 struct CacheOptions {
   bool disabled = false;             // --no-cache

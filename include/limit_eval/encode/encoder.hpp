@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "limit_eval/core/progress.hpp"
 #include "limit_eval/data/dataset.hpp"
 #include "limit_eval/sparse/csr.hpp"
 
@@ -42,6 +43,12 @@ class SparseEncoder {
   // True when a document's vector depends on that document alone (not on corpus statistics), so
   // the corpus may be encoded in chunks, cached and resumed (see encode/vector_cache.hpp).
   [[nodiscard]] virtual bool documents_are_independent() const { return false; }
+
+  // The bar of the stage that calls encode_documents (nullptr: none). An encoder built into
+  // limit-eval needs nothing of it: its bars nest in the stage's by themselves (ProgressBar). One
+  // in the neural plugin, which carries its own copy of the core module, is handed it here and
+  // nests its bars in it with a ProgressScope, so that the stage keeps one bar.
+  virtual void set_stage_progress(ProgressBar* stage) { (void)stage; }
 };
 
 }  // namespace limit_eval::encode

@@ -33,8 +33,10 @@ class NeuralSparseEncoder final : public encode::SparseEncoder {
   [[nodiscard]] std::size_t batch_size() const override { return document_model_->batch_size(); }
   [[nodiscard]] std::size_t max_batch_tokens() const override { return document_model_->max_batch_tokens(); }
   [[nodiscard]] bool documents_are_independent() const override { return true; }
+  void set_stage_progress(ProgressBar* stage) override { stage_progress_ = stage; }
 
  private:
+  ProgressBar* stage_progress_ = nullptr;  // limit-eval's bar of the encoding stage, if any
   encode::ModelManifest manifest_;
   std::size_t threads_;
   std::unique_ptr<text::Tokenizer> tokenizer_;

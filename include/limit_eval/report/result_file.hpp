@@ -56,6 +56,7 @@ struct ResultFile {
   std::optional<std::uint64_t> dataset_documents;
   std::optional<std::uint64_t> dataset_queries;
   std::optional<std::uint64_t> qrels_judgements;
+  std::string dataset_path;  // dataset.path as recorded (the folder evaluated); empty when absent
   nlohmann::json model_description;
   eval::MetricValues metrics;
   // "per_query": evaluated query id -> metric values (empty when the file has none).

@@ -16,6 +16,13 @@ struct ResultsPageOptions {
   // are reproduced with their recorded folder.
   std::set<std::string> registered_models{"v1", "v2-distill", "v3-distill", "v3-gte"};
   std::string binary = "build/limit-eval";   // as written in the reproduction commands
+  // Where `--dataset NAME` resolves for the reproduction commands: a result's dataset is given by
+  // name when <data_root>/<name> is the folder it was measured on (or that folder is not on this
+  // machine), else by its recorded path. Empty: always by name.
+  std::filesystem::path data_root;
+  // Where registered short names resolve: a registered model measured from another folder that
+  // exists here is given by that folder. Empty: registered models always by name.
+  std::filesystem::path models_root;
   std::string figures_folder = "figures";    // relative to the markdown
 };
 

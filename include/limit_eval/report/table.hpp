@@ -19,9 +19,15 @@ struct TableRow {
 // The seed README's columns, in its order.
 const std::vector<std::string>& table_metric_columns();
 
-// Markdown table: Model | NDCG@10 | Recall@2 | Recall@10 | Recall@20 | Recall@100 |
-// Corpus Encoding Time (s) | Query Encoding Time (s); values with 4 decimals, "n/a" when absent.
+// The metric columns for the cut-offs `k_values` (sorted, distinct): NDCG@10 when 10 is one of
+// them, else NDCG at the largest; then Recall at each. For the default 2,10,20,100 these are the
+// seed README's columns.
+std::vector<std::string> table_metric_columns(const std::vector<int>& k_values);
+
+// Markdown table: Model | the metric columns | Corpus Encoding Time (s) | Query Encoding Time (s);
+// values with 4 decimals, "n/a" when absent. Without `k_values`, the seed README's columns.
 std::string markdown_table(const std::vector<TableRow>& rows);
+std::string markdown_table(const std::vector<TableRow>& rows, const std::vector<int>& k_values);
 
 // Any markdown table: a header row, a rule of dashes as wide as each header, then the rows
 // (each as many cells as the header). A "|" inside a cell is escaped.
