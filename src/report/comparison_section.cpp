@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/shell.hpp"
 #include "limit_eval/report/chart.hpp"
 #include "limit_eval/report/comparison.hpp"
+#include "limit_eval/report/results_page.hpp"
 #include "limit_eval/report/table.hpp"
 
 namespace limit_eval::report {
@@ -30,25 +32,7 @@ eval::ComparisonOptions page_options() {
   return options;
 }
 
-std::string safe_name(const std::string& name) {
-  std::string part;
-  for (const char c : name) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.';
-    part += safe ? c : '_';
-  }
-  return part;
-}
-
-std::string shell_path(const std::string& path) {
-  const bool plain = std::all_of(path.begin(), path.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("_./:=,@+-").find(c) != std::string_view::npos;
-  });
-  return plain ? path : "'" + path + "'";
-}
-
-// Percent of queries per bin of the per-query differences (model - baseline).
+// Share of the queries (a fraction, as every number on the page) per bin of the per-query differences (model - baseline).
 std::map<int, double> difference_histogram(const eval::SystemScores& baseline, const eval::SystemScores& model,
                                            const std::string& metric) {
   std::map<int, std::size_t> counts;
@@ -57,13 +41,13 @@ std::map<int, double> difference_histogram(const eval::SystemScores& baseline, c
     const int bin = std::clamp(static_cast<int>(std::lround(difference * kBins)), -kBins, kBins);
     ++counts[bin];
   }
-  std::map<int, double> percent;
+  std::map<int, double> share;
   for (int bin = -kBins; bin <= kBins; ++bin) {
     const auto it = counts.find(bin);
-    percent[bin] = it == counts.end() ? 0.0 : 100.0 * static_cast<double>(it->second) /
-                                                  static_cast<double>(baseline.per_query.size());
+    share[bin] = it == counts.end() ? 0.0 : static_cast<double>(it->second) /
+                                                static_cast<double>(baseline.per_query.size());
   }
-  return percent;
+  return share;
 }
 
 std::string bin_label(int bin) { return fmt::format("{:+.1f}", static_cast<double>(bin) / kBins); }
@@ -79,8 +63,11 @@ std::pair<std::string, std::pair<std::string, std::string>> difference_figure(
   ChartAxis x_axis{.label = fmt::format("{} of the model − {} of the baseline, per query (bins of 0.1)", metric, metric),
                    .scale = AxisScale::linear, .min = -1.1, .max = 1.1, .ticks = {}, .grid = true};
   for (int bin = -kBins; bin <= kBins; bin += 2) x_axis.ticks.push_back({static_cast<double>(bin) / kBins, bin_label(bin)});
-  ChartAxis y_axis{.label = "Queries (%)", .scale = AxisScale::linear, .min = -4, .max = 104, .ticks = {}, .grid = true};
-  for (int value = 0; value <= 100; value += 20) y_axis.ticks.push_back({static_cast<double>(value), std::to_string(value)});
+  ChartAxis y_axis{.label = "Share of the queries", .scale = AxisScale::linear, .min = -0.04, .max = 1.04, .ticks = {},
+                   .grid = true};
+  for (int value = 0; value <= 10; value += 2) {
+    y_axis.ticks.push_back({value / 10.0, fmt::format("{:.1f}", value / 10.0)});
+  }
 
   ChartPanel panel{.title = fmt::format("{}, model − baseline: share of the queries per difference", metric),
                    .x = x_axis, .y = y_axis, .series = {}, .x_top = std::nullopt};
@@ -92,27 +79,27 @@ std::pair<std::string, std::pair<std::string, std::string>> difference_figure(
     const auto& model = systems[pair.model].scores;
     histograms.push_back(difference_histogram(baseline, model, metric));
     const std::string name = fmt::format("{} − {}", model.name, baseline.name);
-    header.push_back(name + " (%)");
+    header.push_back(name + " (share)");
     ChartSeries series{.name = name, .legend_group = "", .colour = palette[(i + 1) % palette.size()],
                        .shape = shapes[i % shapes.size()], .filled = true, .connect = true, .dashed = false,
                        .points = {}};
-    for (const auto& [bin, percent] : histograms.back()) {
+    for (const auto& [bin, share] : histograms.back()) {
       series.points.push_back({.x = static_cast<double>(bin) / kBins,
-                               .y = percent,
-                               .tooltip = fmt::format("{}: {:.1f}% of the queries differ by {} ± 0.05 in {}", name,
-                                                      percent, bin_label(bin), metric),
+                               .y = share,
+                               .tooltip = fmt::format("{}: a share of {:.3f} of the queries differ by {} ± 0.05 in {}",
+                                                      name, share, bin_label(bin), metric),
                                .data = {{"data-baseline", baseline.name},
                                         {"data-model", model.name},
                                         {"data-metric", metric},
                                         {"data-bin", bin_label(bin)},
-                                        {"data-value", fmt::format("{:.1f}", percent)}}});
+                                        {"data-value", fmt::format("{:.3f}", share)}}});
     }
     panel.series.push_back(std::move(series));
   }
   Chart chart;
   chart.title = fmt::format("Per-query differences of {}: {}", metric, group.title);
   chart.description = fmt::format(
-      "Distribution of the per-query differences of {} (model minus baseline), in percent of the queries per bin "
+      "Distribution of the per-query differences of {} (model minus baseline), as the share of the queries per bin "
       "of width 0.1, one line per compared pair: {}.",
       metric, group.title);
   chart.columns = 1;
@@ -124,12 +111,12 @@ std::pair<std::string, std::pair<std::string, std::string>> difference_figure(
     const bool any = std::any_of(histograms.begin(), histograms.end(), [&](const auto& h) { return h.at(bin) > 0; });
     if (!any) continue;
     std::vector<std::string> row{bin_label(bin)};
-    for (const auto& histogram : histograms) row.push_back(fmt::format("{:.1f}", histogram.at(bin)));
+    for (const auto& histogram : histograms) row.push_back(fmt::format("{:.3f}", histogram.at(bin)));
     rows.push_back(std::move(row));
   }
-  const std::string path = fmt::format("{}/differences_{}.svg", figures_folder, safe_name(group.figure_name));
+  const std::string path = fmt::format("{}/differences_{}.svg", figures_folder, file_name_part(group.figure_name));
   std::string out = fmt::format("![Per-query differences of {}: {}]({})\n\n", metric, group.title, path);
-  out += "Figure data (percent of the queries per bin; bins without any query are left out):\n\n";
+  out += "Figure data (share of the queries per bin; bins without any query are left out):\n\n";
   out += markdown_grid(header, rows) + "\n";
   return {out, {path, render_chart(chart)}};
 }
@@ -176,9 +163,9 @@ PageSection comparison_section(const std::vector<ComparisonGroup>& groups, const
     out += comparison_markdown(comparison, systems,
                                fmt::format("### {} ({} on {} queries)", group.title, kPageMetric, comparison.queries));
     std::vector<std::string> words{binary, "compare", "--baseline",
-                                   shell_path(results[group.baseline].relative_path.generic_string())};
+                                   shell_word(results[group.baseline].relative_path.generic_string())};
     for (std::size_t i = 0; i < results.size(); ++i) {
-      if (i != group.baseline) words.push_back(shell_path(results[i].relative_path.generic_string()));
+      if (i != group.baseline) words.push_back(shell_word(results[i].relative_path.generic_string()));
     }
     words.insert(words.end(), {"--metric", kPageMetric, "--test", "randomization"});
     out += fmt::format("```bash\n{}\n```\n\n", fmt::join(words, " "));

@@ -17,6 +17,16 @@
 
 namespace limit_eval::report {
 
+std::string file_name_part(const std::string& name) {
+  std::string part;
+  for (const char c : name) {
+    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                      c == '_' || c == '.';
+    part += safe ? c : '_';
+  }
+  return part;
+}
+
 namespace {
 
 constexpr const char* kAbsent = "—";  // not published / not applicable
@@ -93,16 +103,6 @@ bool result_order_before(const ResultFile* a, const ResultFile* b) {
   if (a->dataset != b->dataset) return dataset_order_before(a->dataset, b->dataset);
   if (a->model != b->model) return model_order_before(a->model, b->model);
   return a->relative_path < b->relative_path;
-}
-
-std::string file_name_part(const std::string& name) {
-  std::string part;
-  for (const char c : name) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.';
-    part += safe ? c : '_';
-  }
-  return part;
 }
 
 std::string samples_label(std::uint64_t samples) {

@@ -74,13 +74,23 @@ def run_script(*args: str) -> None:
     assert completed.returncode == 0, f"{args[0]} failed:\n{completed.stdout}\n{completed.stderr}"
 
 
+# Configurations with the same make_tiny_model.py arguments share the built model and its reference
+# run (the export differs): the suite builds each tiny model once.
+_SOURCES: dict[tuple[str, ...], Path] = {}
+_REFERENCES: dict[tuple[str, str], dict] = {}
+
+
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
-def exported(request, tmp_path_factory) -> tuple[Path, Path]:
-    """(sentence-transformers folder, exported limit-eval folder) of one tiny model."""
+def exported(request, tmp_path_factory) -> tuple[Path, Path, dict]:
+    """(sentence-transformers folder, exported limit-eval folder, loading options) of one tiny model."""
     work = tmp_path_factory.mktemp(request.param)
-    st_folder, export_folder = work / "st", work / "export"
+    export_folder = work / "export"
     make_arguments, export_arguments, _ = CONFIGS[request.param]
-    run_script(str(SOURCE / "scripts" / "make_tiny_model.py"), *make_arguments, "--output", str(st_folder))
+    st_folder = _SOURCES.get(tuple(make_arguments))
+    if st_folder is None:
+        st_folder = work / "st"
+        run_script(str(SOURCE / "scripts" / "make_tiny_model.py"), *make_arguments, "--output", str(st_folder))
+        _SOURCES[tuple(make_arguments)] = st_folder
     run_script(str(SOURCE / "scripts" / "export_model.py"), str(st_folder), "--output", str(export_folder),
                "--name", f"tiny-{request.param}", *export_arguments)
     return st_folder, export_folder, CONFIGS[request.param][2]
@@ -217,7 +227,10 @@ def compare(ours: dict, reference: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def reference(exported):
-    return reference_pipeline(exported[0], exported[2])
+    key = (str(exported[0]), json.dumps(exported[2], sort_keys=True))
+    if key not in _REFERENCES:
+        _REFERENCES[key] = reference_pipeline(exported[0], exported[2])
+    return _REFERENCES[key]
 
 
 def test_limit_eval_matches_sentence_transformers_and_beir(exported, reference, tmp_path):

@@ -297,7 +297,7 @@ def test_comparison_section_equals_limit_eval_compare(binary: Path, page: Path) 
             assert row[5] == f"[{pair['ci'][0]:+.4f}, {pair['ci'][1]:+.4f}]"
             assert row[9] == f"{pair['wins']} / {pair['ties']} / {pair['losses']}"
             assert row[8] == ("yes" if pair["significant"] else "no")
-        # The figure: percent of queries per 0.1-wide bin of the per-query NDCG@10 difference.
+        # The figure: the share of the queries per 0.1-wide bin of the per-query NDCG@10 difference.
         figure = "differences_limit-small.svg" if "limit-small" in heading else "differences_limit_finetune_v3-gte.svg"
         drawn = {(p["baseline"], p["model"], p["bin"], p["value"]) for p in points(page.parent / "figures" / figure)}
         values = [json.loads(path.read_text(encoding="utf-8"))["per_query"] for path in paths]
@@ -309,8 +309,8 @@ def test_comparison_section_equals_limit_eval_compare(binary: Path, page: Path) 
                 bin_index = max(-10, min(10, int(math.floor(abs(difference) * 10 + 0.5)) * (1 if difference >= 0 else -1)))
                 counts[bin_index] = counts.get(bin_index, 0) + 1
             for bin_index in range(-10, 11):
-                percent = 100 * counts.get(bin_index, 0) / len(values[0])
-                expected.add((result["systems"][0]["name"], system["name"], f"{bin_index / 10:+.1f}", f"{percent:.1f}"))
+                share = counts.get(bin_index, 0) / len(values[0])
+                expected.add((result["systems"][0]["name"], system["name"], f"{bin_index / 10:+.1f}", f"{share:.3f}"))
         assert drawn == expected
 
 
