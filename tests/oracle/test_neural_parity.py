@@ -150,9 +150,9 @@ def run_limit_eval(model_folder: Path, work: Path) -> dict:
     }
 
 
-def term(column: int, tokenizer) -> str:
-    """limit-eval's name of a column: the token, or "<id N>" past the tokenizer's ids."""
-    token = tokenizer.convert_ids_to_tokens(column) if column < len(tokenizer) else None
+def term(column: int, tokenizer, size: int) -> str:
+    """limit-eval's name of a column: the token, or "<id N>" past the tokenizer's size ids."""
+    token = tokenizer.convert_ids_to_tokens(column) if column < size else None
     return token if token is not None else f"<id {column}>"
 
 
@@ -162,7 +162,8 @@ def column(token: str, vocab: dict[str, int]) -> int:
 
 def as_token_dict(dense: torch.Tensor, tokenizer) -> dict[str, float]:
     nonzero = torch.nonzero(dense).flatten().tolist()
-    return {term(i, tokenizer): float(dense[i]) for i in nonzero}
+    size = len(tokenizer)  # not per entry: it builds the whole vocabulary each call
+    return {term(i, tokenizer, size): float(dense[i]) for i in nonzero}
 
 
 def vector_mismatches(ours: dict[str, dict[str, float]], reference: dict[str, torch.Tensor], tokenizer) -> list[str]:
