@@ -523,44 +523,30 @@ def follow_input_device(traced) -> int:
     input_ids = list(graph.inputs())[1]
     device = None
     replaced = 0
-
-    def visit(block) -> None:
-        nonlocal device, replaced
-        for node in block.nodes():
-            for sub_block in node.blocks():
-                visit(sub_block)
-            for index, value in enumerate(list(node.inputs())):
-                producer = value.node()
-                if producer.kind() != "prim::Constant" or value.type().kind() != "DeviceObjType":
-                    continue
-                if device is None:
-                    device_node = graph.create("prim::device", [input_ids])
-                    device_node.output().setType(torch._C.DeviceObjType.get())
-                    device_node.insertBefore(next(iter(graph.nodes())))
-                    device = device_node.output()
-                node.replaceInput(index, device)
-                replaced += 1
-
-    visit(graph)
+    for node in graph_nodes(graph):
+        for index, value in enumerate(list(node.inputs())):
+            if not is_constant_device(value):
+                continue
+            if device is None:
+                device_node = graph.create("prim::device", [input_ids])
+                device_node.output().setType(torch._C.DeviceObjType.get())
+                device_node.insertBefore(next(iter(graph.nodes())))
+                device = device_node.output()
+            node.replaceInput(index, device)
+            replaced += 1
     torch._C._jit_pass_dce(graph)
     return replaced
+
+
+def is_constant_device(value) -> bool:
+    return value.node().kind() == "prim::Constant" and value.type().kind() == "DeviceObjType"
 
 
 def constant_devices(module) -> list[str]:
     """Nodes of a TorchScript module's (inlined) graph that take a constant device: what
     follow_input_device removes. Used by the export check and the tests."""
-    found = []
-
-    def visit(block) -> None:
-        for node in block.nodes():
-            for sub_block in node.blocks():
-                visit(sub_block)
-            for value in node.inputs():
-                if value.node().kind() == "prim::Constant" and value.type().kind() == "DeviceObjType":
-                    found.append(f"{node.kind()} ({node.sourceRange().splitlines()[0] if node.sourceRange() else '?'})")
-
-    visit(module.inlined_graph)
-    return found
+    return [f"{node.kind()} ({node.sourceRange().splitlines()[0] if node.sourceRange() else '?'})"
+            for node in graph_nodes(module.inlined_graph) for value in node.inputs() if is_constant_device(value)]
 
 
 def eager_logits(mlm_module, input_ids, attention_mask, with_token_type_ids: bool):

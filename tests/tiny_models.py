@@ -71,14 +71,22 @@ def _run(arguments: list[str]) -> None:
                            f"{completed.stderr}")
 
 
-def registry_loading_options(arch: str) -> list[str]:
-    """export_model.py options that load the architecture as the registry loads its real model
-    (GTE: v3-gte's trust_remote_code, model_kwargs and config_kwargs)."""
+def registry_loading(arch: str) -> dict:
+    """SparseEncoder loading options of the architecture's real model in the registry (GTE:
+    v3-gte's trust_remote_code, model_kwargs and config_kwargs); {} for the others."""
     if arch != "gte":
-        return []
+        return {}
     entry = json.loads((SOURCE_DIR / "models" / "registry.json").read_text(encoding="utf-8"))["models"]["v3-gte"]
-    return ["--trust-remote-code", "--model-kwargs", json.dumps(entry["model_kwargs"]),
-            "--config-kwargs", json.dumps(entry["config_kwargs"])]
+    return {"trust_remote_code": True, "model_kwargs": entry["model_kwargs"], "config_kwargs": entry["config_kwargs"]}
+
+
+def registry_loading_options(arch: str) -> list[str]:
+    """registry_loading(arch) as export_model.py options."""
+    load = registry_loading(arch)
+    if not load:
+        return []
+    return ["--trust-remote-code", "--model-kwargs", json.dumps(load["model_kwargs"]),
+            "--config-kwargs", json.dumps(load["config_kwargs"])]
 
 
 def tiny_model(arch: str = "distilbert", activation: str = "relu", *extra_args: str) -> TinyModel:

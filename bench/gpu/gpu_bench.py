@@ -47,8 +47,11 @@ SPEED_GEOMETRIES = {
 BASE_SIZE = ["--layers", "12", "--hidden", "768", "--heads", "12", "--intermediate", "3072",
              "--initializer-range", "0.02"]
 TINY_SIZE = ["--layers", "2", "--hidden", "64", "--heads", "2", "--intermediate", "128"]
-GTE_LOAD = {"trust_remote_code": True, "model_kwargs": {"attn_implementation": "eager"},
-            "config_kwargs": {"unpad_inputs": False, "use_memory_efficient_attention": False}}
+# v3-gte's loading options, from the registry export_model.py --all reads.
+_GTE_ENTRY = json.loads((Path(__file__).resolve().parents[2] / "models" / "registry.json").read_text(
+    encoding="utf-8"))["models"]["v3-gte"]
+GTE_LOAD = {"trust_remote_code": True, "model_kwargs": _GTE_ENTRY["model_kwargs"],
+            "config_kwargs": _GTE_ENTRY["config_kwargs"]}
 
 
 def now() -> str:

@@ -32,6 +32,9 @@ from pathlib import Path
 import pytest
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tiny_models import registry_loading, registry_loading_options  # noqa: E402
+
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BIN = Path(os.environ["LIMIT_EVAL_BIN"])
 DATASET = SOURCE / "data" / "limit-small"
@@ -41,11 +44,8 @@ VECTOR_RTOL = 1e-4
 TIE_RTOL = 1e-5
 
 # v3-gte's loading options, as the registry gives them to export_model.py --all.
-GTE_ENTRY = json.loads((SOURCE / "models" / "registry.json").read_text(encoding="utf-8"))["models"]["v3-gte"]
-GTE_EXPORT = ["--trust-remote-code", "--model-kwargs", json.dumps(GTE_ENTRY["model_kwargs"]),
-              "--config-kwargs", json.dumps(GTE_ENTRY["config_kwargs"])]
-GTE_LOAD = {"trust_remote_code": True, "model_kwargs": GTE_ENTRY["model_kwargs"],
-            "config_kwargs": GTE_ENTRY["config_kwargs"]}
+GTE_EXPORT = registry_loading_options("gte")
+GTE_LOAD = registry_loading("gte")
 GTE_MAKE = ["--arch", "gte", "--activation", "log1p_relu", "--seed", "3", "--mlm-vocab-size", "30522"]
 
 # name -> (make_tiny_model.py arguments, extra export_model.py arguments, SparseEncoder loading
