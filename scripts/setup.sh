@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything limit-eval needs, idempotently:
-#   - Debian packages for the C++ build (compiler, CMake, libraries);
+#   - Debian packages for the C++ build (compiler, CMake, libraries; the Snowball stemmer is not one
+#     of them: CMake fetches Snowball 3, see cmake/snowball.cmake);
 #   - a Python virtual environment for scripts/ and the test oracles (pinned in
 #     scripts/requirements.txt), which also provides libtorch.
 # Usage: scripts/setup.sh [--no-python]
@@ -23,7 +24,7 @@ apt_packages=(
   build-essential cmake pkg-config git ca-certificates
   libcli11-dev libfmt-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libstemmer-dev libutf8proc-dev libsentencepiece-dev libssl-dev
+  libutf8proc-dev libsentencepiece-dev libssl-dev
   python3-venv
 )
 

@@ -77,6 +77,7 @@ nlohmann::json Bm25Encoder::describe() const {
       {"stopwords", "bm25s English"},
       {"stopwords_count", text::Bm25Analyzer::stopwords().size()},
       {"stemmer", "Snowball English (libstemmer)"},
+      {"snowball_version", text::Bm25Analyzer::snowball_version()},
       {"query_term_weight", "occurrence count"},
       {"documents", documents_},
       {"average_document_length", average_document_length_},

@@ -637,6 +637,17 @@ std::string optional_count_cell(const std::optional<std::uint64_t>& value) {
 
 std::string text_cell(const std::string& value) { return value.empty() ? std::string(kAbsent) : value; }
 
+// The limit-eval version, and for BM25 the Snowball release its stemmer was built from (stems, and
+// so scores, differ between Snowball 2 and 3).
+std::string limit_eval_cell(const ResultFile& result) {
+  std::string cell = text_cell(result.environment.limit_eval_version);
+  const auto snowball = result.model_description.find("snowball_version");
+  if (snowball != result.model_description.end() && snowball->is_string()) {
+    cell += fmt::format(" (Snowball {})", snowball->get<std::string>());
+  }
+  return cell;
+}
+
 std::string environment_section(const std::vector<const ResultFile*>& results) {
   std::string out = "## Where each result was measured\n\n";
   if (results.empty()) return out + "No result file yet.\n\n";
@@ -648,7 +659,7 @@ std::string environment_section(const std::vector<const ResultFile*>& results) {
     rows.push_back({fmt::format("`{}`", result->relative_path.generic_string()), result->model, result->dataset,
                     measured.device, text_cell(measured.device_name), measured.dtype,
                     optional_count_cell(measured.threads), optional_count_cell(measured.batch_size),
-                    text_cell(measured.cpu), text_cell(measured.host), text_cell(measured.limit_eval_version),
+                    text_cell(measured.cpu), text_cell(measured.host), limit_eval_cell(*result),
                     text_cell(measured.git_commit), measured.date});
   }
   return out + markdown_grid(header, rows) + "\n";

@@ -205,6 +205,8 @@ std::vector<std::string> Bm25Analyzer::split_words(std::string_view text) {
 
 const std::vector<std::string>& Bm25Analyzer::stopwords() { return kEnglishStopwords; }
 
+const char* Bm25Analyzer::snowball_version() { return LIMIT_EVAL_SNOWBALL_VERSION; }
+
 std::vector<std::string> Bm25Analyzer::analyze(std::string_view text) const {
   // bm25s.tokenize: lowercase, split, drop stopwords (compared with the unstemmed lowercase
   // word), then stem what is left.

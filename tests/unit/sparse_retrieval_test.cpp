@@ -336,6 +336,118 @@ INSTANTIATE_TEST_SUITE_P(
         PrunedCase{"negative_values", {.common_terms = 2, .negative = true}, 100}),
     [](const ::testing::TestParamInfo<PrunedCase>& info) { return std::string(info.param.name); });
 
+// Collections made to tie: every weight a multiple of 1/4 (sums are exact in float, so documents
+// with other terms tie exactly), a term in every document and another in about half (the common
+// terms that pruning bounds), a few rare terms, and repeated documents. Scores then tie at the
+// pruning bound and at the k-th rank. `shape` picks which path the queries take: sparse (no common
+// term), pruned (common + rare terms: the MaxScore bound, then the threshold walk), threshold walk
+// only (common terms alone), or dense (too many rare postings, or a negative weight).
+enum class TieShape { kMixed, kSparse, kCommonOnly, kDense };
+
+Collection made_to_tie(std::mt19937& rng, std::uint32_t docs, TieShape shape) {
+  constexpr std::uint32_t kCommon = 2;
+  constexpr std::uint32_t kRare = 40;
+  std::uniform_int_distribution<int> quarter(1, 4);
+  std::uniform_int_distribution<std::uint32_t> rare_term(kCommon, kCommon + kRare - 1);
+  std::uniform_int_distribution<int> percent(0, 99);
+  const auto value = [&] { return static_cast<float>(quarter(rng)) * 0.25F; };
+  Collection out;
+  std::vector<std::vector<std::pair<std::uint32_t, float>>> rows;
+  for (std::uint32_t d = 0; d < docs; ++d) {
+    if (!rows.empty() && percent(rng) < 30) {  // a repeated document
+      rows.push_back(rows[std::uniform_int_distribution<std::size_t>(0, rows.size() - 1)(rng)]);
+      continue;
+    }
+    std::vector<std::pair<std::uint32_t, float>> entries{{0U, value()}};
+    if (percent(rng) < 50) entries.emplace_back(1U, value());
+    const int rare = shape == TieShape::kDense ? 6 : percent(rng) % 3;
+    for (int i = 0; i < rare; ++i) entries.emplace_back(rare_term(rng), value());
+    rows.push_back(std::move(entries));
+  }
+  CsrBuilder doc_rows(kCommon + kRare);
+  for (const auto& row : rows) doc_rows.add_row(row);
+  out.docs = std::move(doc_rows).finish();
+
+  CsrBuilder query_rows(kCommon + kRare);
+  for (std::uint32_t q = 0; q < 40; ++q) {
+    std::vector<std::pair<std::uint32_t, float>> entries;
+    if (shape != TieShape::kSparse) {
+      entries.emplace_back(0U, static_cast<float>(1 + q % 2));
+      if (q % 3 != 0) entries.emplace_back(1U, 0.5F * static_cast<float>(1 + q % 4));
+    }
+    if (shape != TieShape::kCommonOnly) {
+      for (std::uint32_t i = 0; i < 1 + q % 3; ++i) entries.emplace_back(rare_term(rng), value());
+    }
+    if (shape == TieShape::kDense && q % 2 == 0) entries.emplace_back(rare_term(rng), -1.0F);
+    query_rows.add_row(entries);
+  }
+  out.queries = std::move(query_rows).finish();
+  out.ids = random_ids(rng, docs);
+  return out;
+}
+
+struct TieCase {
+  const char* name;
+  TieShape shape;
+  std::uint32_t docs;
+};
+
+class TiedScoresVersusBruteForce : public ::testing::TestWithParam<TieCase> {};
+
+// k at every position (1 to past the corpus), so the cut-off falls at every place of every tie
+// group: the first, the middle and the last member, and the bound.
+TEST_P(TiedScoresVersusBruteForce, SameTopKForEveryK) {
+  const TieCase& c = GetParam();
+  for (std::uint32_t seed = 1; seed <= 12; ++seed) {
+    std::mt19937 rng(seed * 104729 + c.docs);
+    const Collection collection = made_to_tie(rng, c.docs, c.shape);
+    const InvertedIndex index(collection.docs, collection.ids, 1);
+    const auto all = brute_force_search(collection.docs, collection.ids, collection.queries, c.docs);
+    for (std::size_t k = 1; k <= c.docs + 1; ++k) {
+      const auto fast = index.search(collection.queries, k, 1);
+      for (std::size_t q = 0; q < fast.size(); ++q) {
+        const std::vector<Hit> expected(all[q].begin(), all[q].begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(k, c.docs)));
+        SCOPED_TRACE("seed " + std::to_string(seed) + ", k " + std::to_string(k) + ", query " + std::to_string(q));
+        expect_same_hits(fast[q], expected);
+        if (::testing::Test::HasFailure()) return;  // one disagreement says enough
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(MadeToTie, TiedScoresVersusBruteForce,
+                         ::testing::Values(TieCase{"pruned_10_docs", TieShape::kMixed, 10},
+                                           TieCase{"pruned_24_docs", TieShape::kMixed, 24},
+                                           TieCase{"pruned_64_docs", TieShape::kMixed, 64},
+                                           TieCase{"threshold_walk_only", TieShape::kCommonOnly, 24},
+                                           TieCase{"sparse", TieShape::kSparse, 64},
+                                           TieCase{"dense", TieShape::kDense, 24}),
+                         [](const ::testing::TestParamInfo<TieCase>& info) { return std::string(info.param.name); });
+
+// The case the review found: ten documents, the k-th candidate's score equal to the pruning bound,
+// and a document outside the candidates (it holds only the common term, at its largest value)
+// scoring exactly that bound with a larger id: it ranks first of the two.
+TEST(InvertedIndex, DocumentAtThePruningBoundOutranksACandidateWithASmallerId) {
+  CsrBuilder docs(3);
+  using Row = std::vector<std::pair<std::uint32_t, float>>;
+  docs.add_row(Row{{0U, 0.5F}, {1U, 0.5F}});  // "a": candidate, 0.5 + 0.5 = 1 = bound
+  for (int i = 0; i < 8; ++i) docs.add_row(Row{{0U, 0.25F}, {2U, 1.0F}});
+  docs.add_row(Row{{0U, 1.0F}});  // "z": untouched by the rare term, 1 = bound
+  const CsrMatrix documents = std::move(docs).finish();
+  const std::vector<std::string> ids{"a", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "z"};
+  CsrBuilder query(3);
+  query.add_row(Row{{0U, 1.0F}, {1U, 1.0F}});
+  const CsrMatrix queries = std::move(query).finish();
+  const InvertedIndex index(documents, ids);
+  for (std::size_t k = 1; k <= 11; ++k) {
+    SCOPED_TRACE("k " + std::to_string(k));
+    const auto fast = index.search(queries, k)[0];
+    const auto reference = brute_force_search(documents, ids, queries, k)[0];
+    expect_same_hits(fast, reference);
+  }
+  EXPECT_EQ(index.search(queries, 1)[0].at(0).doc, 9U);  // "z"
+}
+
 TEST(InvertedIndex, NegativeQueryWeightsAreNotPruned) {
   std::mt19937 rng(77);
   Collection c = limit_like(rng, {}, 60);

@@ -9,7 +9,8 @@ namespace limit_eval::text {
 
 // The analyzer bm25s applies for MTEB and the LIMIT paper: lowercase (Python str.lower), tokens
 // matching Python's `(?u)\b\w\w+\b`, minus bm25s' 33 English stopwords (removed before
-// stemming), then the Snowball English stemmer (libstemmer, same algorithm as PyStemmer).
+// stemming), then the Snowball English stemmer at PyStemmer 3's Snowball version (3.x, linked
+// statically: cmake/snowball.cmake).
 class Bm25Analyzer {
  public:
   Bm25Analyzer();
@@ -25,6 +26,8 @@ class Bm25Analyzer {
   // The regex + lowercase step alone (no stopwords, no stemming); exposed for tests.
   [[nodiscard]] static std::vector<std::string> split_words(std::string_view text);
   [[nodiscard]] static const std::vector<std::string>& stopwords();
+  // The Snowball release the stemmer was built from, e.g. "3.1.1".
+  [[nodiscard]] static const char* snowball_version();
 
  private:
   struct Impl;
