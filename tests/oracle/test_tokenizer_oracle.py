@@ -10,7 +10,7 @@ JSON lines out), built from tests/tools.
   - every Unicode scalar value, in chunks: identical normalization (with the default settings and
     with each normalizer step alone), pre-tokenization and ids;
   - the LIMIT corpus (data/limit/corpus.jsonl; when it is not downloaded, a LIMIT-style corpus of
-    the same size from `limit-eval generate`): identical ids for every document;
+    10,000 documents from `limit-eval generate`): identical ids for every document;
   - tests/fixtures/tokenizer/golden.jsonl is what scripts/tokenizer_golden.py generates today.
 """
 
@@ -218,15 +218,16 @@ def test_every_code_point_alone_gives_the_same_ids():
 # ---------------------------------------------------------------- LIMIT and the golden file
 
 def limit_corpus(tmp_path: Path) -> Path:
-    """LIMIT's corpus when downloaded; else a LIMIT-style one of the same size that `limit-eval generate`
-    builds from LIMIT's attribute list and names (so the check never has to be skipped)."""
+    """LIMIT's corpus when downloaded; else a LIMIT-style one that `limit-eval generate` builds from
+    LIMIT's attribute list and names (so the check never has to be skipped): 10,000 documents of 45
+    attributes each hold every attribute many times over, at a fifth of the tokenizing time."""
     corpus = source_dir() / "data" / "limit" / "corpus.jsonl"
     if corpus.exists():
         return corpus
     binary = os.environ.get("LIMIT_EVAL_BIN")
     assert binary, "LIMIT_EVAL_BIN is not set (CTest sets it to the built limit-eval)"
     folder = tmp_path / "limit-generated"
-    result = subprocess.run([binary, "generate", "--output", str(folder), "--documents", "50000", "--seed", "42",
+    result = subprocess.run([binary, "generate", "--output", str(folder), "--documents", "10000", "--seed", "42",
                              "--log-level", "warn"], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     print(f"{corpus} is not downloaded: comparing on a LIMIT-style corpus from limit-eval generate")
@@ -237,7 +238,7 @@ def test_limit_corpus_gives_the_same_ids(tmp_path):
     corpus = limit_corpus(tmp_path)
     with corpus.open(encoding="utf-8") as f:
         texts = [(doc.get("title", "") + " " + doc["text"]).strip() for doc in map(json.loads, f) if doc]
-    assert len(texts) == 50000
+    assert len(texts) in (50000, 10000)
     ours = run_driver(texts, "--max-length", "512")
     expected = reference()(texts, add_special_tokens=True, truncation=True, max_length=512)["input_ids"]
     mismatches = [f"  {text[:80]!r}\n    HF   {e}\n    ours {g}"
