@@ -4,7 +4,7 @@
 #
 #   BUNDLE/bin/limit-eval, BUNDLE/bin/liblimit_eval_neural.so   built here against the venv's libtorch
 #   BUNDLE/lib/                the shared libraries they need that are neither glibc nor libtorch
-#                              (fmt, spdlog, libstemmer, utf8proc, sentencepiece, protobuf-lite, ...)
+#                              (fmt, spdlog, utf8proc, sentencepiece, protobuf-lite, ...)
 #   BUNDLE/lib/fallback/       libstdc++ and libgcc_s, used only when the machine's own are too old
 #   BUNDLE/models/tiny-bert/   a tiny random-weight BERT export for the correctness check
 #   BUNDLE/third_party/gte-new-impl/   the GTE code (from ../shared) for the GTE-geometry model
