@@ -2,8 +2,10 @@
 # (PyStemmer 3.x, Snowball 3.x: DESIGN.md §2). Debian 12's libstemmer is Snowball 2.2, which stems
 # some words differently and moves LIMIT-small's Recall@2. PyStemmer's source distribution carries
 # no C sources (its setup.py downloads them from snowballstem.org at build time, a host outside the
-# package registries), so the library comes from Debian's own package of Snowball 3: the
+# package registries), and Debian's source package of Snowball 3 is not served by the mirrors we
+# reach, so the library comes from Debian's binary package of Snowball 3.1.1 (testing/unstable): the
 # libstemmer-dev .deb, whose libstemmer.a is position-independent and needs nothing beyond libc.
+# Its English stemmer gives PyStemmer 3.1.0's stems (tests/oracle/test_bm25_oracle.py).
 # It is downloaded at configure time into the build tree, checked against a pinned SHA-256 and
 # linked statically: nothing of it is in the repository, and the binary does not depend on the
 # system's libstemmer.
