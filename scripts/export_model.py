@@ -13,6 +13,11 @@ SOURCE is a Hugging Face model id or a local folder that ``SparseEncoder(SOURCE)
 
     Router(query=[SparseStaticEmbedding], document=[MLMTransformer, SpladePooling(max)])
 
+or as a siamese SPLADE model whose queries go through the MLM too (naver's SPLADE, OpenSearch's
+bi-encoders): [MLMTransformer, SpladePooling(max)], or a Router holding that same pair (same weights)
+on both routes; its manifest's query_encoder.kind is "mlm" and it has no query_weights.f32. Any
+other model (a dense SentenceTransformer, a CSR model, two different MLMs) is refused (exit code 4).
+
 The folder gets ``document_encoder.pt`` (TorchScript, traced on CPU in float32:
 (input_ids, attention_mask) -> the hidden states the MLM decoder projects [B, L, H], with the
 decoder's weight and bias as buffers; or whole MLM logits [B, L, V], see --document-output),

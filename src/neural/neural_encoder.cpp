@@ -65,10 +65,8 @@ std::unique_ptr<encode::QueryEncoder> NeuralSparseEncoder::make_query_encoder() 
 std::string NeuralSparseEncoder::query_encoder_summary() const {
   const auto& query = manifest_.query;
   if (query.kind == "static_weights") return "static weights (inference-free)";
-  const auto description = query_encoder_->describe();
   return fmt::format("encoded by the MLM ({}, max length {}{})",
-                     description.value("shared_with_document_encoder", false) ? "the document encoder's"
-                                                                               : query.mlm.file.filename().string(),
+                     query.mlm == manifest_.document ? "the document encoder's" : query.mlm.file.filename().string(),
                      query.max_seq_length, query.add_special_tokens ? ", special tokens" : "");
 }
 
