@@ -4,7 +4,8 @@ The model folders here are built in seconds, without sentence-transformers: a sc
 stand-in for the MLM (logits = a fixed projection of one-hot token ids), the real bert-base-uncased
 vocabulary, and weights from a seeded generator, with a manifest in the format of
 docs/model-format.md. The first test checks that such a folder evaluates fine, so every other test
-breaks exactly one thing.
+breaks exactly one thing. The last tests read the same folder as a siamese model (query_encoder.kind
+"mlm": the queries go through the module too) and check the query encoder's kind.
 """
 
 from __future__ import annotations
