@@ -13,6 +13,11 @@ SOURCE is a Hugging Face model id or a local folder that ``SparseEncoder(SOURCE)
 
     Router(query=[SparseStaticEmbedding], document=[MLMTransformer, SpladePooling(max)])
 
+or as a siamese SPLADE model whose queries go through the MLM too (naver's SPLADE, OpenSearch's
+bi-encoders): [MLMTransformer, SpladePooling(max)], or a Router holding that same pair (same weights)
+on both routes; its manifest's query_encoder.kind is "mlm" and it has no query_weights.f32. Any
+other model (a dense SentenceTransformer, a CSR model, two different MLMs) is refused (exit code 4).
+
 The folder gets ``document_encoder.pt`` (TorchScript, traced on CPU in float32:
 (input_ids, attention_mask) -> the hidden states the MLM decoder projects [B, L, H], with the
 decoder's weight and bias as buffers; or whole MLM logits [B, L, V], see --document-output),
@@ -173,27 +178,33 @@ def resolved_hub_revision(source: str, revision: str | None) -> str | None:
     return None
 
 
-def find_routes(model) -> dict[str, Any]:
-    """Returns the Router's modules, or raises LayoutError naming what was found instead."""
+def find_routes(model, source: str | None = None, revision: str | None = None) -> dict[str, Any]:
+    """The parts to export: {"static": SparseStaticEmbedding or None (siamese: queries go through the
+    MLM), "mlm", "pooling"}; LayoutError naming what was found instead (SOURCE and REVISION name it)."""
     from sentence_transformers.models import Router
     from sentence_transformers.sparse_encoder.models import MLMTransformer, SparseStaticEmbedding, SpladePooling
 
-    top = [type(m).__name__ for m in model]
-    if len(model) != 1 or not isinstance(model[0], Router):
-        raise LayoutError(f"unsupported model layout: expected SparseEncoder([Router(query=[SparseStaticEmbedding], "
-                          f"document=[MLMTransformer, SpladePooling])]), found modules {top}")
-    router = model[0]
-    routes = {name: list(modules) for name, modules in router.sub_modules.items()}
-    shape = {name: [type(m).__name__ for m in modules] for name, modules in routes.items()}
-    if set(routes) != {"query", "document"}:
-        raise LayoutError(f"unsupported Router: expected the routes 'query' and 'document', found {shape}")
-    query, document = routes["query"], routes["document"]
-    if len(query) != 1 or not isinstance(query[0], SparseStaticEmbedding):
-        raise LayoutError(f"unsupported query route {shape['query']}: only an inference-free "
-                          f"[SparseStaticEmbedding] query encoder can be exported")
-    if len(document) != 2 or not isinstance(document[0], MLMTransformer) or not isinstance(document[1], SpladePooling):
-        raise LayoutError(f"unsupported document route {shape['document']}: expected [MLMTransformer, SpladePooling]")
-    mlm, pooling = document
+    parts = siamese_parts(model)
+    if parts is None:
+        if len(model) != 1 or not isinstance(model[0], Router):
+            raise unsupported_layout(model, source, revision)
+        router = model[0]
+        routes = {name: list(modules) for name, modules in router.sub_modules.items()}
+        shape = {name: [type(m).__name__ for m in modules] for name, modules in routes.items()}
+        if set(routes) != {"query", "document"}:
+            raise LayoutError(f"unsupported Router: expected the routes 'query' and 'document', found {shape}; "
+                              f"{SUPPORTED_LAYOUTS}")
+        query, document = routes["query"], routes["document"]
+        if len(query) != 1 or not isinstance(query[0], SparseStaticEmbedding):
+            raise LayoutError(f"unsupported query route {shape['query']}: only an inference-free "
+                              f"[SparseStaticEmbedding] query encoder, or the document route's own "
+                              f"[MLMTransformer, SpladePooling], can be exported")
+        if len(document) != 2 or not isinstance(document[0], MLMTransformer) or \
+                not isinstance(document[1], SpladePooling):
+            raise LayoutError(f"unsupported document route {shape['document']}: expected [MLMTransformer, "
+                              f"SpladePooling]")
+        parts = {"static": query[0], "mlm": document[0], "pooling": document[1]}
+    mlm, pooling = parts["mlm"], parts["pooling"]
     if pooling.pooling_strategy != "max":
         raise LayoutError(f"unsupported SpladePooling pooling_strategy '{pooling.pooling_strategy}': only 'max' "
                           f"is supported")
@@ -213,7 +224,84 @@ def find_routes(model) -> dict[str, Any]:
         raise LayoutError(f"unsupported: the model prunes vectors to max_active_dims={model.max_active_dims}")
     if model.similarity_fn_name != "dot":
         raise LayoutError(f"unsupported similarity '{model.similarity_fn_name}': limit-eval scores by dot product")
-    return {"static": query[0], "mlm": mlm, "pooling": pooling}
+    return parts
+
+
+SUPPORTED_LAYOUTS = ("supported: an inference-free model, SparseEncoder([Router(query=[SparseStaticEmbedding], "
+                     "document=[MLMTransformer, SpladePooling])]), or a SPLADE model whose queries go through the MLM "
+                     "too, SparseEncoder([MLMTransformer, SpladePooling]) (also as a Router whose query and document "
+                     "routes hold the same MLMTransformer and SpladePooling)")
+
+
+def siamese_parts(model) -> dict[str, Any] | None:
+    """The parts of a siamese SPLADE model (queries encoded by the document MLM, as naver's SPLADE and
+    OpenSearch's bi-encoder models): [MLMTransformer, SpladePooling], or a Router whose two routes
+    hold that pair with the same weights and settings (a saved Router keeps one copy per route).
+    None for any other layout; LayoutError for a Router with two different MLMs."""
+    from sentence_transformers.models import Router
+    from sentence_transformers.sparse_encoder.models import MLMTransformer, SpladePooling
+
+    def mlm_pair(modules) -> bool:
+        return len(modules) == 2 and isinstance(modules[0], MLMTransformer) and isinstance(modules[1], SpladePooling)
+
+    modules = list(model)
+    if mlm_pair(modules):
+        return {"static": None, "mlm": modules[0], "pooling": modules[1]}
+    if len(modules) != 1 or not isinstance(modules[0], Router):
+        return None
+    routes = modules[0].sub_modules
+    if set(routes) != {"query", "document"} or not all(mlm_pair(list(routes[r])) for r in routes):
+        return None
+    (query_mlm, query_pooling), (mlm, pooling) = routes["query"], routes["document"]
+    if not same_mlm(query_mlm, mlm) or query_pooling.get_config_dict() != pooling.get_config_dict():
+        raise LayoutError("unsupported: the Router's query and document routes hold different MLMTransformer or "
+                          "SpladePooling modules (an asymmetric two-tower model); " + SUPPORTED_LAYOUTS)
+    return {"static": None, "mlm": mlm, "pooling": pooling}
+
+
+def same_mlm(a, b) -> bool:
+    """Whether two MLMTransformers compute the same thing: settings, tokenizer and weights."""
+    import torch
+
+    if a is b:
+        return True
+    if type(a.auto_model) is not type(b.auto_model) or a.get_config_dict() != b.get_config_dict():
+        return False
+    if a.auto_model.config.to_dict() != b.auto_model.config.to_dict() or not same_tokenization(a.tokenizer, b.tokenizer):
+        return False
+    state_a, state_b = a.auto_model.state_dict(), b.auto_model.state_dict()
+    return state_a.keys() == state_b.keys() and all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+
+
+def unsupported_layout(model, source: str | None = None, revision: str | None = None) -> LayoutError:
+    """The error for a model that is neither layout the format holds, naming what it is."""
+    names = [type(m).__name__ for m in model]
+    found = f"found modules {names}"
+    if "SparseAutoEncoder" in names:
+        kind = "a CSR model (a SparseAutoEncoder over a dense embedding: its dimensions are not vocabulary tokens)"
+        if source_model_type(source, revision) == "SentenceTransformer":
+            kind = ("a dense SentenceTransformer model (sentence-transformers loads it as a SparseEncoder by putting an "
+                    "untrained SparseAutoEncoder on top)")
+        return LayoutError(f"unsupported model: {kind}, {found}; {SUPPORTED_LAYOUTS}")
+    if "Pooling" in names or "Normalize" in names:
+        return LayoutError(f"unsupported model: a dense embedding model, {found}; {SUPPORTED_LAYOUTS}")
+    return LayoutError(f"unsupported model layout: {found}; {SUPPORTED_LAYOUTS}")
+
+
+def source_model_type(source: str | None, revision: str | None) -> str | None:
+    """config_sentence_transformers.json's model_type of SOURCE ("SentenceTransformer" for a dense
+    model, "SparseEncoder"), or None when unknown. For error messages only."""
+    if not source:
+        return None
+    try:
+        from sentence_transformers.util import load_file_path
+
+        path = load_file_path(source, "config_sentence_transformers.json", revision=revision)
+        if path is None:
+            return None
+        return json.loads(Path(path).read_text(encoding="utf-8")).get("model_type", "SentenceTransformer")
+    except Exception:  # noqa: BLE001 - the message falls back to the generic one
+        return None
 
 
 def tokenizer_spec(tokenizer) -> dict[str, Any]:
@@ -615,11 +703,12 @@ def check_traced(traced, output: str, mlm_module, with_tt: bool, ids: dict[str, 
 
 
 def contract_document_vectors(traced, tokenizer, texts: list[str], doc: dict[str, Any]):
+    """MLM + SPLADE vectors of one side (the documents, or the queries of a siamese model) from its settings."""
     import torch
 
-    stripped = [text.strip() for text in texts]
+    stripped = [text.strip() if doc.get("strip", True) else text for text in texts]
     encoded = tokenizer(stripped, padding=True, truncation="longest_first", max_length=doc["max_seq_length"],
-                        return_tensors="pt", add_special_tokens=True)
+                        return_tensors="pt", add_special_tokens=doc.get("add_special_tokens", True))
     mask = encoded["attention_mask"]
     with torch.inference_mode():
         logits = module_logits(traced, encoded["input_ids"], mask, doc["output"])
@@ -627,6 +716,31 @@ def contract_document_vectors(traced, tokenizer, texts: list[str], doc: dict[str
         if doc["activation"] == "log1p_relu":
             values = torch.log1p(values)
         return values.max(dim=1).values
+
+
+def static_query_weights(static, vocab_size: int):
+    """(the SparseStaticEmbedding's weights as float32 [vocab_size], padded with zeros; its own length)."""
+    import torch
+
+    weights = static.weight.detach().to(torch.float32).cpu().clone()
+    if weights.dim() != 1:
+        raise LayoutError(f"SparseStaticEmbedding weight has shape {tuple(weights.shape)}, expected [V]")
+    static_size = int(weights.shape[0])
+    if static_size > vocab_size:
+        raise LayoutError(f"SparseStaticEmbedding has {static_size} weights but the vocabulary only {vocab_size}")
+    if static_size < vocab_size:
+        log(f"SparseStaticEmbedding has {static_size} weights for a {vocab_size} vocabulary: padding with zeros")
+        weights = torch.cat([weights, torch.zeros(vocab_size - static_size)])
+    return weights, static_size
+
+
+def mlm_query_settings(document: dict[str, Any]) -> dict[str, Any]:
+    """query_encoder of a siamese model: the document encoder's module and pooling, run on the query
+    text as sentence-transformers' encode_query gives it to MLMTransformer.tokenize (stripped, with
+    special tokens, truncated at the MLM's max_seq_length); no prompt (find_routes refuses one)."""
+    keys = ("file", "architecture", "max_seq_length", "truncation", "strip", "do_lower_case", "add_special_tokens",
+            "pooling", "activation", "output")
+    return {"kind": "mlm", **{key: document[key] for key in keys}, "shared_with_document_encoder": True}
 
 
 def contract_query_vectors(weights, tokenizer, texts: list[str], query: dict[str, Any]):
@@ -652,7 +766,8 @@ def check_pipeline(model, traced, weights, doc_tokenizer, query_tokenizer, doc: 
         want_queries = model.encode_query(PIPELINE_QUERIES, batch_size=4, convert_to_tensor=True,
                                           convert_to_sparse_tensor=False, show_progress_bar=False).float()
     got_docs = contract_document_vectors(traced, doc_tokenizer, PIPELINE_DOCUMENTS, doc)
-    got_queries = contract_query_vectors(weights, query_tokenizer, PIPELINE_QUERIES, query)
+    got_queries = (contract_document_vectors(traced, query_tokenizer, PIPELINE_QUERIES, query) if query["kind"] == "mlm"
+                   else contract_query_vectors(weights, query_tokenizer, PIPELINE_QUERIES, query))
     if want_queries.shape[1] < got_queries.shape[1]:
         # An MLM larger than its tokenizer (GTE: 30528 logits, 30522 tokens): sentence-transformers'
         # query vectors have the static weight's length; ours are padded with zeros to the MLM's.
@@ -720,13 +835,13 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
     log(f"loading {source}{'@' + revision if revision else ''}")
     model = load_encoder(source, revision, trust_remote_code, code_revision, model_kwargs, config_kwargs)
     timings["load"] = time.perf_counter() - started
-    parts = find_routes(model)
+    parts = find_routes(model, source, revision)
     static, mlm, pooling = parts["static"], parts["mlm"], parts["pooling"]
     auto_model = mlm.auto_model
     auto_model.eval()
     vocab_size = int(auto_model.config.vocab_size)
 
-    doc_tokenizer, query_tokenizer = mlm.tokenizer, static.tokenizer
+    doc_tokenizer, query_tokenizer = mlm.tokenizer, static.tokenizer if static is not None else mlm.tokenizer
     tokenizer = tokenizer_settings(doc_tokenizer)
     tokenizer_settings(query_tokenizer)
     if not same_tokenization(doc_tokenizer, query_tokenizer):
@@ -743,15 +858,7 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
         raise LayoutError(f"max_seq_length {doc_max} exceeds the model's {positions} position embeddings")
     query_max = effective_max_length(query_tokenizer.model_max_length)
 
-    weights = static.weight.detach().to(torch.float32).cpu().clone()
-    if weights.dim() != 1:
-        raise LayoutError(f"SparseStaticEmbedding weight has shape {tuple(weights.shape)}, expected [V]")
-    static_size = int(weights.shape[0])
-    if static_size > vocab_size:
-        raise LayoutError(f"SparseStaticEmbedding has {static_size} weights but the vocabulary only {vocab_size}")
-    if static_size < vocab_size:
-        log(f"SparseStaticEmbedding has {static_size} weights for a {vocab_size} vocabulary: padding with zeros")
-        weights = torch.cat([weights, torch.zeros(vocab_size - static_size)])
+    weights, static_size = static_query_weights(static, vocab_size) if static is not None else (None, None)
 
     document = {
         "file": "document_encoder.pt",
@@ -781,7 +888,7 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
         "strip": False,
         "presence": "binary",
         "static_weight_size": static_size,
-    }
+    } if static is not None else None  # a siamese model's is the document encoder's: set once it is traced
 
     ids = {k: tokenizer["special_token_ids"][k] for k in ("cls", "sep", "pad")}
     if None in ids.values():
@@ -812,6 +919,9 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
                 f"exporting whole logits")
             output_choice = "logits"
     log(f"traced vs eager: largest abs difference {check['max_abs_diff']:.3g} over {len(check['cases'])} shapes")
+    if static is None:
+        query = mlm_query_settings(document)
+        log("queries: encoded by the document encoder (siamese SPLADE)")
     pipeline = check_pipeline(model, traced, weights, doc_tokenizer, query_tokenizer, document, query,
                               args.check_tolerance)
     log(f"pipeline vs sentence-transformers: documents {pipeline['document_max_abs_diff']:.3g}, "
@@ -844,7 +954,8 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
         check["cases"].append({"kind": "saved_and_reloaded", "batch_size": 2, "max_length": reload_len,
                                "max_abs_diff": reload_diff})
 
-        np.asarray(weights.numpy(), dtype="<f4").tofile(staging / query["file"])
+        if weights is not None:
+            np.asarray(weights.numpy(), dtype="<f4").tofile(staging / query["file"])
         tokenizer_dir = staging / "tokenizer"
         # Calls leave truncation/padding state in the backend; save the tokenizer without it.
         doc_tokenizer.backend_tokenizer.no_truncation()

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Build a tiny random-weight OpenSearch-style inference-free sparse encoder.
+"""Build a tiny random-weight OpenSearch-style inference-free sparse encoder (or a siamese SPLADE model).
 
 Usage:
     make_tiny_model.py --arch bert|distilbert|gte --activation relu|log1p_relu --output DIR
                        [--seed 0] [--layers 2] [--hidden 64] [--heads 2] [--intermediate 128]
                        [--max-seq-length 512] [--idf PATH|random|auto] [--vocab PATH]
                        [--mlm-vocab-size N] [--gte-code DIR] [--initializer-range 0.1]
-                       [--token-positive-fraction 3e-4] [--force]
+                       [--token-positive-fraction 3e-4] [--layout inference-free|siamese|siamese-router]
+                       [--force]
 
 The result is a sentence-transformers 5.1 ``SparseEncoder`` saved with ``model.save(DIR)``
 (so ``SparseEncoder(DIR)`` loads it) with the same module layout as the OpenSearch
@@ -17,6 +18,12 @@ The result is a sentence-transformers 5.1 ``SparseEncoder`` saved with ``model.s
         document_modules=[MLMTransformer(<BertForMaskedLM|DistilBertForMaskedLM|NewForMaskedLM>),
                           SpladePooling(pooling_strategy="max", activation_function=ACT)])],
         similarity_fn_name="dot")
+
+``--layout siamese`` builds a plain SPLADE model instead, whose queries go through the MLM too (as
+naver's SPLADE and OpenSearch's bi-encoder models): ``SparseEncoder(modules=[MLMTransformer(...),
+SpladePooling(...)])``; ``--layout siamese-router`` puts that same pair on both routes of a
+``Router.for_query_document`` (saved, each route gets its own copy of the weights). No query
+weights then.
 
 ``--arch gte`` builds GTE's ``NewForMaskedLM`` (the architecture of v3-gte) from the GTE code in
 ``--gte-code`` (default ``../shared/third_party/gte-new-impl``), which is copied into the model's
@@ -117,6 +124,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(at 0.1 a 12-layer GTE-base's logits change by half their scale with the padding)")
     parser.add_argument("--token-positive-fraction", type=float, default=3e-4,
                         help="fraction of per-token MLM logits made positive by the decoder bias")
+    parser.add_argument("--layout", choices=["inference-free", "siamese", "siamese-router"], default="inference-free",
+                        help="inference-free: Router(query=[SparseStaticEmbedding], document=[MLMTransformer, "
+                             "SpladePooling]); siamese: [MLMTransformer, SpladePooling] for queries and documents; "
+                             "siamese-router: that pair on both routes of a Router")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     args = parser.parse_args(argv)
     for name in ("layers", "hidden", "heads", "intermediate", "max_seq_length"):
@@ -336,11 +347,16 @@ def build(args: argparse.Namespace) -> None:
         document = MLMTransformer(str(hf_dir), max_seq_length=args.max_seq_length,
                                   model_args={**remote, **({"attn_implementation": "eager"} if gte else {})},
                                   config_args={**remote, **loadable}, tokenizer_args=remote)
-        static = query_weights(args, AutoTokenizer.from_pretrained(hf_dir), scratch)
         pooling = SpladePooling(pooling_strategy="max", activation_function=args.activation,
                                 word_embedding_dimension=args.mlm_vocab_size)
-        router = Router.for_query_document(query_modules=[static], document_modules=[document, pooling])
-        model = SparseEncoder(modules=[router], similarity_fn_name="dot", device="cpu")
+        if args.layout == "siamese":
+            modules = [document, pooling]
+        elif args.layout == "siamese-router":
+            modules = [Router.for_query_document(query_modules=[document, pooling], document_modules=[document, pooling])]
+        else:
+            static = query_weights(args, AutoTokenizer.from_pretrained(hf_dir), scratch)
+            modules = [Router.for_query_document(query_modules=[static], document_modules=[document, pooling])]
+        model = SparseEncoder(modules=modules, similarity_fn_name="dot", device="cpu")
 
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
         try:
@@ -361,7 +377,7 @@ def build(args: argparse.Namespace) -> None:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    print(f"wrote {output} ({args.arch}, {args.activation}, seed {args.seed}, "
+    print(f"wrote {output} ({args.arch}, {args.activation}, {args.layout}, seed {args.seed}, "
           f"{sum(p.numel() for p in mlm.parameters())} MLM parameters)", file=sys.stderr)
 
 

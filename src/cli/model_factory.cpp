@@ -47,7 +47,7 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
       ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
       ->each(given("--dtype"))
       ->capture_default_str();
-  group->add_option("--batch-size", options.batch_size, "Documents per forward pass of the neural encoder")
+  group->add_option("--batch-size", options.batch_size, "Documents (and a siamese model's queries) per forward pass of the neural encoder")
       ->check(integer_in_range(1, 65536))
       ->each(given("--batch-size"))
       ->capture_default_str();

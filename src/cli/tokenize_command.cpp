@@ -83,8 +83,9 @@ void add_tokenize_command(CLI::App& app, GlobalOptions& global) {
       ->check(CLI::ExistingDirectory);
   command
       ->add_option("--as", options->side,
-                   "document: with special tokens, truncated at the document encoder's max length; query: without, "
-                   "truncated at the query encoder's")
+                   "document: with special tokens, truncated at the document encoder's max length; query: as the "
+                   "query encoder tokenizes (inference-free: without special tokens; siamese: with), truncated at its "
+                   "max length")
       ->check(CLI::IsMember({"document", "query"}))
       ->capture_default_str();
   command->add_option("--max-length", options->max_length, "Override the truncation length (0: the model's)")

@@ -96,6 +96,66 @@ std::string reexport_command(const json& raw, const std::filesystem::path& folde
   return command;
 }
 
+// The MLM + SPLADE pooling settings of one side (document_encoder, or a query_encoder of kind "mlm").
+MlmEncoderSpec read_mlm_spec(const ManifestReader& read, const json& side, const std::string& where,
+                             int format_version, const std::filesystem::path& folder) {
+  MlmEncoderSpec spec;
+  spec.file = folder / read.string(side, "file", where);
+  spec.architecture = read.string_or(side, "architecture", "", where);
+  spec.max_seq_length = read.positive(side, "max_seq_length", where);
+  spec.add_special_tokens = read.boolean(side, "add_special_tokens", true, where);
+  spec.pooling = read.string(side, "pooling", where);
+  spec.activation = read.string(side, "activation", where);
+  if (spec.pooling != "max") {
+    read.fail(fmt::format("{}pooling '{}' is not supported (only \"max\")", where, spec.pooling));
+  }
+  if (spec.activation != "relu" && spec.activation != "log1p_relu") {
+    read.fail(fmt::format("{}activation '{}' is not supported (\"relu\" or \"log1p_relu\")", where,
+                          spec.activation));
+  }
+  // Version 1 modules always returned logits.
+  spec.output = format_version == 1 ? read.string_or(side, "output", "logits", where)
+                                    : read.string(side, "output", where);
+  if (spec.output != "logits" && spec.output != "hidden_states") {
+    read.fail(fmt::format("{}output '{}' is not supported (\"logits\" or \"hidden_states\")", where, spec.output));
+  }
+  if (const auto truncation = read.string_or(side, "truncation", "longest_first", where);
+      truncation != "longest_first") {
+    read.fail(fmt::format("{}truncation '{}' is not supported (only \"longest_first\")", where, truncation));
+  }
+  return spec;
+}
+
+// query_encoder: "static_weights" (the default, for folders written before "kind" had another
+// value) or "mlm".
+QueryEncoderSpec read_query_spec(const ManifestReader& read, const json& query, int format_version,
+                                 const std::filesystem::path& folder) {
+  const std::string where = "query_encoder.";
+  QueryEncoderSpec spec;
+  spec.kind = read.string_or(query, "kind", "static_weights", where);
+  if (spec.kind == "mlm") {
+    spec.mlm = read_mlm_spec(read, query, where, format_version, folder);
+    spec.file = spec.mlm.file;
+    spec.max_seq_length = spec.mlm.max_seq_length;
+    spec.add_special_tokens = spec.mlm.add_special_tokens;
+    spec.strip = read.boolean(query, "strip", true, where);
+    return spec;
+  }
+  if (spec.kind != "static_weights") {
+    read.fail(fmt::format("query_encoder.kind '{}' is not supported (\"static_weights\" or \"mlm\")", spec.kind));
+  }
+  spec.file = folder / read.string(query, "file", where);
+  if (read.string_or(query, "dtype", "float32", where) != "float32") {
+    read.fail("query_encoder.dtype must be \"float32\"");
+  }
+  spec.max_seq_length = read.positive(query, "max_seq_length", where);
+  spec.add_special_tokens = read.boolean(query, "add_special_tokens", false, where);
+  if (const auto presence = read.string_or(query, "presence", "binary", where); presence != "binary") {
+    read.fail(fmt::format("query_encoder.presence '{}' is not supported (only \"binary\")", presence));
+  }
+  return spec;
+}
+
 }  // namespace
 
 ModelManifest load_model_manifest(const std::filesystem::path& folder, bool verify_checksums) {
@@ -125,47 +185,14 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   m.vocab_size = static_cast<std::uint32_t>(vocab_size);
 
   const json& doc = read.object(raw, "document_encoder", "");
-  m.document.file = folder / read.string(doc, "file", "document_encoder.");
-  m.document.architecture = read.string_or(doc, "architecture", "", "document_encoder.");
-  m.document.max_seq_length = read.positive(doc, "max_seq_length", "document_encoder.");
-  m.document.add_special_tokens = read.boolean(doc, "add_special_tokens", true, "document_encoder.");
-  m.document.pooling = read.string(doc, "pooling", "document_encoder.");
-  m.document.activation = read.string(doc, "activation", "document_encoder.");
-  if (m.document.pooling != "max") {
-    read.fail(fmt::format("document_encoder.pooling '{}' is not supported (only \"max\")", m.document.pooling));
-  }
-  if (m.document.activation != "relu" && m.document.activation != "log1p_relu") {
-    read.fail(fmt::format("document_encoder.activation '{}' is not supported (\"relu\" or \"log1p_relu\")",
-                          m.document.activation));
-  }
-
-  // Version 1 modules always returned logits.
-  m.document.output = format_version == 1 ? read.string_or(doc, "output", "logits", "document_encoder.")
-                                          : read.string(doc, "output", "document_encoder.");
-  if (m.document.output != "logits" && m.document.output != "hidden_states") {
-    read.fail(fmt::format("document_encoder.output '{}' is not supported (\"logits\" or \"hidden_states\")",
-                          m.document.output));
-  }
-
+  m.document = read_mlm_spec(read, doc, "document_encoder.", format_version, folder);
   if (const auto text = read.string_or(doc, "text", "title_space_text_stripped", "document_encoder.");
       text != "title_space_text_stripped") {
     read.fail(fmt::format("document_encoder.text '{}' is not supported (only \"title_space_text_stripped\")", text));
   }
 
   const json& query = read.object(raw, "query_encoder", "");
-  m.query.kind = read.string(query, "kind", "query_encoder.");
-  if (m.query.kind != "static_weights") {
-    read.fail(fmt::format("query_encoder.kind '{}' is not supported (only \"static_weights\")", m.query.kind));
-  }
-  m.query.file = folder / read.string(query, "file", "query_encoder.");
-  if (read.string_or(query, "dtype", "float32", "query_encoder.") != "float32") {
-    read.fail("query_encoder.dtype must be \"float32\"");
-  }
-  m.query.max_seq_length = read.positive(query, "max_seq_length", "query_encoder.");
-  m.query.add_special_tokens = read.boolean(query, "add_special_tokens", false, "query_encoder.");
-  if (const auto presence = read.string_or(query, "presence", "binary", "query_encoder."); presence != "binary") {
-    read.fail(fmt::format("query_encoder.presence '{}' is not supported (only \"binary\")", presence));
-  }
+  m.query = read_query_spec(read, query, format_version, folder);
 
   const json& tok = read.object(raw, "tokenizer", "");
   m.tokenizer.kind = read.string(tok, "kind", "tokenizer.");
@@ -180,8 +207,10 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   m.tokenizer.lowercase = read.boolean(tok, "lowercase", true, "tokenizer.");
   // sentence-transformers lower-cases the text itself when do_lower_case is set; a lower-casing
   // tokenizer gives the same ids, any other does not.
-  if (read.boolean(doc, "do_lower_case", false, "document_encoder.") && !m.tokenizer.lowercase) {
-    read.fail("document_encoder.do_lower_case with a tokenizer that keeps case is not supported");
+  for (const auto& [side, where] : {std::pair{&doc, "document_encoder"}, std::pair{&query, "query_encoder"}}) {
+    if (read.boolean(*side, "do_lower_case", false, std::string(where) + ".") && !m.tokenizer.lowercase) {
+      read.fail(fmt::format("{}.do_lower_case with a tokenizer that keeps case is not supported", where));
+    }
   }
   if (const auto it = tok.find("strip_accents"); it != tok.end() && !it->is_null()) {
     if (!it->is_boolean()) read.fail("'tokenizer.strip_accents' must be true, false or null");

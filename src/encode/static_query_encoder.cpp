@@ -35,4 +35,8 @@ sparse::CsrMatrix StaticQueryEncoder::encode(std::span<const data::Query> querie
   return std::move(builder).finish();
 }
 
+nlohmann::json StaticQueryEncoder::describe() const {
+  return {{"kind", "static_weights"}, {"max_seq_length", max_length_}, {"add_special_tokens", add_special_tokens_}};
+}
+
 }  // namespace limit_eval::encode

@@ -94,13 +94,14 @@ std::string shape_of(const torch::Tensor& tensor) {
 }
 
 struct DocumentModel::Impl {
-  encode::ModelManifest manifest;
+  encode::MlmEncoderSpec spec;
+  std::uint32_t vocab_size = 0;
   DeviceOptions options;
   std::string device_string;
   torch::Device device{torch::kCPU};
   torch::Dtype dtype = torch::kFloat32;
   mutable torch::jit::Module module;
-  bool hidden_states = false;        // the module returns the decoder's input, see DocumentEncoderSpec
+  bool hidden_states = false;        // the module returns the decoder's input, see MlmEncoderSpec
   torch::Tensor decoder_weight;      // [V, H] in the model's dtype
   torch::Tensor decoder_bias;        // [V] float32
   mutable torch::Tensor logits_buffer;  // reused [rows, V] output of the decoder GEMM
@@ -121,7 +122,7 @@ struct DocumentModel::Impl {
     const auto mask = attention_mask.to(device, /*non_blocking=*/async);
     const torch::IValue output = module.forward({ids, mask});
     if (!output.isTensor()) {
-      throw ModelError(fmt::format("{}: forward() must return a tensor of {}", manifest.document.file.string(),
+      throw ModelError(fmt::format("{}: forward() must return a tensor of {}", spec.file.string(),
                                    hidden_states ? "hidden states" : "MLM logits"));
     }
     const auto result = output.toTensor();
@@ -129,7 +130,7 @@ struct DocumentModel::Impl {
     pooled = pooled.to(torch::kFloat32);
     if (hidden_states) pooled.add_(decoder_bias);
     pooled = torch::log1p(torch::relu(pooled));
-    if (manifest.document.activation == "log1p_relu") pooled = torch::log1p(pooled);
+    if (spec.activation == "log1p_relu") pooled = torch::log1p(pooled);
     return pooled;
   }
 
@@ -158,7 +159,7 @@ struct DocumentModel::Impl {
         result.size(2) != last) {
       throw ModelError(fmt::format("{}: forward() returned shape [{}] for input [{}, {}]; expected [batch, length, {}] "
                                    "({})",
-                                   manifest.document.file.string(), shape_of(result), ids.size(0), ids.size(1), last,
+                                   spec.file.string(), shape_of(result), ids.size(0), ids.size(1), last,
                                    what));
     }
   }
@@ -168,7 +169,7 @@ struct DocumentModel::Impl {
 
   torch::Tensor pool_logits(const torch::Tensor& logits, const torch::Tensor& ids,
                             const std::vector<std::int64_t>& lengths) const {
-    check_shape(logits, ids, static_cast<std::int64_t>(manifest.vocab_size), "MLM logits");
+    check_shape(logits, ids, static_cast<std::int64_t>(vocab_size), "MLM logits");
     auto pooled = torch::empty({logits.size(0), logits.size(2)}, logits.options());
     for (std::int64_t row = 0; row < logits.size(0); ++row) {
       if (lengths[row] == 0) {
@@ -244,9 +245,10 @@ struct DocumentModel::Impl {
   }
 };
 
-DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const DeviceOptions& options)
+DocumentModel::DocumentModel(const encode::MlmEncoderSpec& spec, std::uint32_t vocab_size, const DeviceOptions& options)
     : impl_(std::make_unique<Impl>()) {
-  impl_->manifest = manifest;
+  impl_->spec = spec;
+  impl_->vocab_size = vocab_size;
   impl_->options = options;
   impl_->dtype = parse_dtype(options.dtype);
   impl_->device_string = resolve_device(options.device);
@@ -260,7 +262,7 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
   // The profiling executor re-specialises the graph over its first runs, which costs seconds per
   // new input shape and gains nothing for plain transformer inference.
   torch::jit::setGraphExecutorOptimize(false);
-  const auto& file = manifest.document.file;
+  const auto& file = spec.file;
   try {
     impl_->module = torch::jit::load(file.string(), impl_->device);
   } catch (const c10::Error& e) {
@@ -280,7 +282,7 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
     }
   }
 
-  impl_->hidden_states = manifest.document.output == "hidden_states";
+  impl_->hidden_states = spec.output == "hidden_states";
   if (impl_->hidden_states) {
     const auto tensor_attribute = [&](const char* name) {
       if (!impl_->module.hasattr(name) || !impl_->module.attr(name).isTensor()) {
@@ -292,7 +294,7 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
     };
     impl_->decoder_weight = tensor_attribute("decoder_weight");
     const auto bias = tensor_attribute("decoder_bias");
-    const auto vocab = static_cast<std::int64_t>(manifest.vocab_size);
+    const auto vocab = static_cast<std::int64_t>(vocab_size);
     if (impl_->decoder_weight.dim() != 2 || impl_->decoder_weight.size(0) != vocab ||
         impl_->decoder_weight.size(1) == 0) {
       throw ModelError(fmt::format("{}: decoder_weight has shape [{}]; expected [{}, hidden size]", file.string(),
@@ -328,7 +330,8 @@ DocumentModel::DocumentModel(const encode::ModelManifest& manifest, const Device
 
 DocumentModel::~DocumentModel() = default;
 
-sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint32_t>>& documents) const {
+sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint32_t>>& documents,
+                                        const char* stage) const {
   const std::size_t n = documents.size();
   const std::size_t batch_size = impl_->options.batch_size;
   // Longest first: similar lengths share a batch (little padding) and memory peaks early.
@@ -346,7 +349,7 @@ sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint3
   std::vector<std::vector<float>> batch_values;
   // On a GPU the inputs go through page-locked memory, copied asynchronously.
   const auto input_options = torch::TensorOptions().dtype(torch::kInt64).pinned_memory(impl_->device.is_cuda());
-  ProgressBar progress("encoding documents", n);
+  ProgressBar progress(stage, n);
   for (const auto& [start, end] : plan_batches(sorted_lengths, batch_size, impl_->options.max_batch_tokens)) {
     const std::size_t rows = end - start;
     const std::size_t length = sorted_lengths[start];
@@ -384,7 +387,7 @@ sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint3
   }
   progress.finish();
 
-  sparse::CsrBuilder builder(impl_->manifest.vocab_size);
+  sparse::CsrBuilder builder(impl_->vocab_size);
   std::size_t nnz = 0;
   for (const auto& r : row_indices) nnz += r.size();
   builder.reserve(n, nnz);
@@ -408,12 +411,12 @@ std::size_t DocumentModel::batch_size() const { return impl_->options.batch_size
 std::size_t DocumentModel::max_batch_tokens() const { return impl_->options.max_batch_tokens; }
 
 nlohmann::json DocumentModel::describe() const {
-  nlohmann::json description = {{"file", impl_->manifest.document.file.string()},
-          {"architecture", impl_->manifest.document.architecture},
-          {"max_seq_length", impl_->manifest.document.max_seq_length},
-          {"pooling", impl_->manifest.document.pooling},
-          {"activation", impl_->manifest.document.activation},
-          {"output", impl_->manifest.document.output},
+  nlohmann::json description = {{"file", impl_->spec.file.string()},
+          {"architecture", impl_->spec.architecture},
+          {"max_seq_length", impl_->spec.max_seq_length},
+          {"pooling", impl_->spec.pooling},
+          {"activation", impl_->spec.activation},
+          {"output", impl_->spec.output},
           {"device", impl_->device_string},
           {"dtype", impl_->options.dtype},
           {"batch_size", impl_->options.batch_size},

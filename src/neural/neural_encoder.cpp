@@ -6,7 +6,9 @@
 #include "limit_eval/core/log.hpp"
 #include "limit_eval/core/parallel.hpp"
 #include "limit_eval/core/progress.hpp"
+#include "limit_eval/encode/static_query_encoder.hpp"
 #include "limit_eval/encode/tokenizer_factory.hpp"
+#include "limit_eval/neural/mlm_query_encoder.hpp"
 #include "limit_eval/text/wordpiece.hpp"
 
 namespace limit_eval::neural {
@@ -23,7 +25,7 @@ template <typename Records>
 }  // namespace
 
 NeuralSparseEncoder::NeuralSparseEncoder(const std::filesystem::path& folder, const DeviceOptions& options)
-    : manifest_(encode::load_model_manifest(folder)), threads_(resolve_threads(options.threads)) {
+    : manifest_(encode::load_model_manifest(folder)), options_(options), threads_(resolve_threads(options.threads)) {
   tokenizer_ = encode::make_tokenizer(manifest_.tokenizer);
   if (tokenizer_->id_limit() > manifest_.vocab_size) {
     throw ModelError(fmt::format("{}: the tokenizer has {} ids but the manifest's vocab_size is {}: token ids past "
@@ -39,13 +41,33 @@ NeuralSparseEncoder::NeuralSparseEncoder(const std::filesystem::path& folder, co
                           manifest_.name, manifest_.vocab_size, tokenizer_->id_limit(), tokenizer_->id_limit(),
                           manifest_.vocab_size - 1));
   }
-  query_encoder_ = std::make_unique<encode::StaticQueryEncoder>(*tokenizer_, encode::load_query_weights(manifest_),
-                                                                manifest_.query.max_seq_length,
-                                                                manifest_.query.add_special_tokens, threads_);
-  document_model_ = std::make_unique<DocumentModel>(manifest_, options);
-  log::info(fmt::format("model {} from {}: {} on {} ({}), {}, batch size {}", manifest_.name, folder.string(),
-                        manifest_.document.architecture, document_model_->device(), document_model_->device_name(),
-                        document_model_->dtype(), document_model_->batch_size()));
+  document_model_ = std::make_shared<DocumentModel>(manifest_.document, manifest_.vocab_size, options);
+  query_encoder_ = make_query_encoder();
+  log::info(fmt::format("model {} from {}: {} on {} ({}), {}, batch size {}; queries: {}", manifest_.name,
+                        folder.string(), manifest_.document.architecture, document_model_->device(),
+                        document_model_->device_name(), document_model_->dtype(), document_model_->batch_size(),
+                        query_encoder_summary()));
+}
+
+std::unique_ptr<encode::QueryEncoder> NeuralSparseEncoder::make_query_encoder() const {
+  const auto& query = manifest_.query;
+  if (query.kind == "static_weights") {
+    return std::make_unique<encode::StaticQueryEncoder>(*tokenizer_, encode::load_query_weights(manifest_),
+                                                        query.max_seq_length, query.add_special_tokens, threads_);
+  }
+  // A siamese model names the document encoder's module and pooling: one loaded module serves both.
+  const bool shared = query.mlm == manifest_.document;
+  auto model = shared ? std::shared_ptr<const DocumentModel>(document_model_)
+                      : std::make_shared<const DocumentModel>(query.mlm, manifest_.vocab_size, options_);
+  return std::make_unique<MlmQueryEncoder>(*tokenizer_, std::move(model), query, shared, threads_);
+}
+
+std::string NeuralSparseEncoder::query_encoder_summary() const {
+  const auto& query = manifest_.query;
+  if (query.kind == "static_weights") return "static weights (inference-free)";
+  return fmt::format("encoded by the MLM ({}, max length {}{})",
+                     query.mlm == manifest_.document ? "the document encoder's" : query.mlm.file.filename().string(),
+                     query.max_seq_length, query.add_special_tokens ? ", special tokens" : "");
 }
 
 NeuralSparseEncoder::~NeuralSparseEncoder() = default;
@@ -55,15 +77,12 @@ std::string NeuralSparseEncoder::term(std::uint32_t column) const {
 }
 
 nlohmann::json NeuralSparseEncoder::describe() const {
-  return {{"kind", "inference-free sparse encoder"},
+  return {{"kind", manifest_.query.kind == "mlm" ? "sparse encoder, queries by the MLM" : "inference-free sparse encoder"},
           {"folder", manifest_.folder.string()},
           {"source", manifest_.source},
           {"vocab_size", manifest_.vocab_size},
           {"document_encoder", document_model_->describe()},
-          {"query_encoder",
-           {{"kind", manifest_.query.kind},
-            {"max_seq_length", manifest_.query.max_seq_length},
-            {"add_special_tokens", manifest_.query.add_special_tokens}}},
+          {"query_encoder", query_encoder_->describe()},
           {"tokenizer", tokenizer_->kind()},
           {"manifest_versions", manifest_.raw.value("versions", nlohmann::json::object())}};
 }
@@ -94,6 +113,8 @@ sparse::CsrMatrix NeuralSparseEncoder::encode_queries(std::span<const data::Quer
     return query_encoder_->encode(queries);
   } catch (const text::InvalidUtf8Error& e) {
     rethrow_with_id(e, queries, "query");
+  } catch (const NonFiniteWeightError& e) {
+    throw ModelError(fmt::format("query '{}': {}", queries[e.document_index()].id, e.what()));
   }
 }
 

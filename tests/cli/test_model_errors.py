@@ -4,7 +4,8 @@ The model folders here are built in seconds, without sentence-transformers: a sc
 stand-in for the MLM (logits = a fixed projection of one-hot token ids), the real bert-base-uncased
 vocabulary, and weights from a seeded generator, with a manifest in the format of
 docs/model-format.md. The first test checks that such a folder evaluates fine, so every other test
-breaks exactly one thing.
+breaks exactly one thing. The last tests read the same folder as a siamese model (query_encoder.kind
+"mlm": the queries go through the module too) and check the query encoder's kind.
 """
 
 from __future__ import annotations
@@ -326,3 +327,74 @@ def test_tokenize_matches_hugging_face(model: Path) -> None:
         got = [[int(t) for t in line.split()] for line in completed.stdout.splitlines()]
         want = [reference(line, add_special_tokens=special)["input_ids"] for line in lines]
         assert got == want, side
+
+
+# A siamese SPLADE folder (docs/model-format.md, query_encoder.kind "mlm"): the queries go through
+# the document encoder's module.
+MLM_QUERY = {"kind": "mlm", "file": "document_encoder.pt", "architecture": "StandInMlm", "max_seq_length": 512,
+             "add_special_tokens": True, "strip": True, "pooling": "max", "activation": "relu"}
+
+
+@pytest.mark.parametrize("activation", ["relu", "log1p_relu"])
+def test_queries_encoded_by_the_mlm(tmp_path: Path, activation: str) -> None:
+    """Each query is stripped, tokenized with [CLS] ... [SEP], run through the module and max-pooled,
+    as sentence-transformers' encode_query runs MLMTransformer + SpladePooling. The document side's
+    settings (relu) serve the queries with its own loaded module; other settings (log1p_relu) load
+    the module again for the queries."""
+    from transformers import BertTokenizerFast
+
+    model = make_model(tmp_path / "model")
+    write_manifest(model, query_encoder={**MLM_QUERY, "activation": activation})
+    out = tmp_path / "out"
+    completed = run(model, out, "--device", "cpu")
+    assert completed.returncode == 0, completed.stderr
+    shared = activation == "relu"
+    assert ("queries: encoded by the MLM (the document encoder's" in completed.stderr) == shared, completed.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    described = results["model"]["description"]["query_encoder"]
+    assert described["kind"] == "mlm" and described["shared_with_document_encoder"] is shared
+    assert described["activation"] == activation and described["add_special_tokens"] is True
+    assert results["model"]["description"]["kind"] == "sparse encoder, queries by the MLM"
+    assert results["timings_s"]["query_encoding"] > 0
+
+    tokenizer = BertTokenizerFast(vocab_file=str(VOCAB), do_lower_case=True)
+    mlm = StandInMlm()
+    ours = {row["_id"]: row["vector"] for row in map(json.loads, (out / "vectors" / "queries.jsonl").read_text(
+        encoding="utf-8").splitlines())}
+    queries = [json.loads(line) for line in (SOURCE / "data" / "limit-small" / "queries.jsonl").read_text(
+        encoding="utf-8").splitlines()[:25]]
+    for query in queries:
+        ids = tokenizer(query["text"].strip(), truncation=True, max_length=512)["input_ids"]
+        with torch.inference_mode():
+            pooled = torch.log1p(torch.relu(mlm(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.int64))[0]))
+            if activation == "log1p_relu":
+                pooled = torch.log1p(pooled)
+            pooled = pooled.max(dim=0).values
+        want = {tokenizer.convert_ids_to_tokens(i): float(pooled[i]) for i in torch.nonzero(pooled).flatten().tolist()}
+        got = ours[query["_id"]]
+        scale = max(want.values())
+        assert got.keys() == want.keys(), query["_id"]
+        assert all(abs(got[token] - value) <= 1e-5 * scale for token, value in want.items()), query["_id"]
+
+
+def test_tokenize_as_query_follows_the_mlm_query_encoder(model: Path) -> None:
+    write_manifest(model, query_encoder=MLM_QUERY)
+    completed = subprocess.run([str(BIN), "tokenize", "--model", str(model), "--as", "query"],
+                               input="Who likes Quokkas?\n", capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.split()[0] == "101" and completed.stdout.split()[-1] == "102"
+
+
+def test_query_encoder_kind(model: Path, tmp_path: Path) -> None:
+    """kind defaults to static_weights (folders written before "mlm" existed); an unknown kind is refused."""
+    write_manifest(model, query_encoder={"file": "query_weights.f32", "max_seq_length": 512})
+    out = tmp_path / "out"
+    completed = run(model, out, "--device", "cpu")
+    assert completed.returncode == 0, completed.stderr
+    assert "queries: static weights (inference-free)" in completed.stderr
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["model"]["description"]["query_encoder"]["kind"] == "static_weights"
+
+    write_manifest(model, **{"query_encoder.kind": "sparse_autoencoder"})
+    assert_failed(run(model, tmp_path / "out2"), tmp_path / "out2", EXIT_MODEL,
+                  "query_encoder.kind 'sparse_autoencoder' is not supported", '"mlm"')

@@ -359,17 +359,49 @@ def test_existing_output_is_refused_unless_forced(work: Path, sources: dict[str,
 
 
 def test_unsupported_layouts_are_rejected(work: Path, sources: dict[str, Path], export_model, capsys) -> None:
-    from sentence_transformers import SparseEncoder
-    from sentence_transformers.models import Router
-    from sentence_transformers.sparse_encoder.models import MLMTransformer, SpladePooling
+    import copy
+
+    from sentence_transformers import SentenceTransformer, SparseEncoder
+    from sentence_transformers.models import Pooling, Router, Transformer
+    from sentence_transformers.sparse_encoder.models import MLMTransformer, SparseAutoEncoder, SpladePooling
 
     mlm_folder = sources["bert-relu"] / "document_0_MLMTransformer"
+    # A plain SPLADE model is supported: its queries go through the MLM (tests/oracle/test_neural_parity.py
+    # exports and evaluates it).
     plain = work / "plain-splade"
     SparseEncoder(modules=[MLMTransformer(str(mlm_folder)), SpladePooling("max", "relu")], device="cpu").save(str(plain))
-    assert export_model.main([str(plain), "--output", str(work / "plain-out")]) == EXIT_LAYOUT
-    assert "unsupported model layout" in capsys.readouterr().err
+    parts = export_model.find_routes(SparseEncoder(str(plain), device="cpu"))
+    assert parts["static"] is None and parts["pooling"].activation_function == "relu"
 
+    supported = "supported: an inference-free model"
+    # A dense SentenceTransformer: SparseEncoder loads it with an untrained SparseAutoEncoder on top.
+    dense = work / "dense"
+    SentenceTransformer(modules=[Transformer(str(mlm_folder)), Pooling(64, "mean")], device="cpu").save(str(dense))
+    assert export_model.main([str(dense), "--output", str(work / "dense-out")]) == EXIT_LAYOUT
+    err = capsys.readouterr().err
+    assert "a dense SentenceTransformer model" in err and supported in err and "[MLMTransformer, SpladePooling]" in err
+
+    # A CSR model (SparseAutoEncoder over a dense embedding).
+    csr = work / "csr"
+    SparseEncoder(modules=[Transformer(str(mlm_folder)), Pooling(64, "mean"),
+                           SparseAutoEncoder(input_dim=64, hidden_dim=256, k=16, k_aux=32)], device="cpu").save(str(csr))
+    assert export_model.main([str(csr), "--output", str(work / "csr-out")]) == EXIT_LAYOUT
+    err = capsys.readouterr().err
+    assert "a CSR model" in err and supported in err
+
+    # Two different MLMs on the two routes (an asymmetric two-tower model).
     model = SparseEncoder(str(sources["bert-relu"]), device="cpu")
+    document_mlm = model[0].sub_modules["document"][0]
+    query_mlm = copy.deepcopy(document_mlm)
+    with torch.no_grad():
+        next(query_mlm.auto_model.parameters()).add_(0.5)
+    asymmetric = work / "asymmetric"
+    SparseEncoder(modules=[Router.for_query_document(query_modules=[query_mlm, SpladePooling("max", "relu")],
+                                                     document_modules=[document_mlm, SpladePooling("max", "relu")])],
+                  similarity_fn_name="dot", device="cpu").save(str(asymmetric))
+    assert export_model.main([str(asymmetric), "--output", str(work / "asymmetric-out")]) == EXIT_LAYOUT
+    assert "different MLMTransformer or SpladePooling" in capsys.readouterr().err
+
     router = model[0]
     summed = work / "sum-pooling"
     SparseEncoder(modules=[Router.for_query_document(
@@ -378,7 +410,8 @@ def test_unsupported_layouts_are_rejected(work: Path, sources: dict[str, Path], 
         similarity_fn_name="dot", device="cpu").save(str(summed))
     assert export_model.main([str(summed), "--output", str(work / "sum-out")]) == EXIT_LAYOUT
     assert "pooling_strategy 'sum'" in capsys.readouterr().err
-    assert leftovers(work, "plain-out") == [] and leftovers(work, "sum-out") == []
+    for name in ("dense-out", "csr-out", "asymmetric-out", "sum-out"):
+        assert leftovers(work, name) == []
 
     assert export_model.main([str(work / "no-such-model"), "--output", str(work / "x-out")]) == 3
     assert "no such model folder" in capsys.readouterr().err

@@ -3,7 +3,9 @@
 Tiny random-weight SparseEncoders of the real architectures (BertForMaskedLM with relu pooling,
 DistilBertForMaskedLM with log1p_relu pooling, GTE's NewForMaskedLM (v3-gte's architecture, its
 custom code loaded with trust_remote_code and the registry's v3-gte loading options) with
-log1p_relu pooling; the real 30522-token vocabulary; OpenSearch's idf table as query weights) are built by scripts/make_tiny_model.py, exported by
+log1p_relu pooling; the real 30522-token vocabulary; OpenSearch's idf table as query weights), and
+siamese SPLADE models whose queries go through the MLM too (BERT as [MLMTransformer, SpladePooling],
+DistilBERT as a Router holding that pair on both routes), are built by scripts/make_tiny_model.py, exported by
 scripts/export_model.py, and evaluated on LIMIT-small twice:
 
 - reference: sentence-transformers 5.1 `encode_document` on (title + " " + text).strip() and
@@ -60,6 +62,10 @@ CONFIGS = {
     "gte-log1p_relu-logits": (GTE_MAKE, [*GTE_EXPORT, "--document-output", "logits"], GTE_LOAD),
     # GTE's own configs: a 30528-logit MLM over the 30522-token vocabulary (make_tiny_model's gte default).
     "gte-log1p_relu-mlm30528": (["--arch", "gte", "--activation", "log1p_relu", "--seed", "4"], GTE_EXPORT, GTE_LOAD),
+    # Siamese SPLADE (naver's SPLADE, OpenSearch's bi-encoders): the queries go through the MLM too.
+    "bert-relu-siamese": (["--arch", "bert", "--activation", "relu", "--seed", "5", "--layout", "siamese"], [], {}),
+    "distilbert-log1p_relu-siamese-router": (["--arch", "distilbert", "--activation", "log1p_relu", "--seed", "6",
+                                              "--layout", "siamese-router"], [], {}),
 }
 
 
@@ -81,8 +87,9 @@ _REFERENCES: dict[tuple[str, str], dict] = {}
 
 
 @pytest.fixture(scope="module", params=sorted(CONFIGS))
-def exported(request, tmp_path_factory) -> tuple[Path, Path, dict]:
-    """(sentence-transformers folder, exported limit-eval folder, loading options) of one tiny model."""
+def exported(request, tmp_path_factory) -> tuple[Path, Path, dict, str]:
+    """(sentence-transformers folder, exported limit-eval folder, loading options, configuration name)
+    of one tiny model."""
     work = tmp_path_factory.mktemp(request.param)
     export_folder = work / "export"
     make_arguments, export_arguments, _ = CONFIGS[request.param]
@@ -93,7 +100,7 @@ def exported(request, tmp_path_factory) -> tuple[Path, Path, dict]:
         _SOURCES[tuple(make_arguments)] = st_folder
     run_script(str(SOURCE / "scripts" / "export_model.py"), str(st_folder), "--output", str(export_folder),
                "--name", f"tiny-{request.param}", *export_arguments)
-    return st_folder, export_folder, CONFIGS[request.param][2]
+    return st_folder, export_folder, CONFIGS[request.param][2], request.param
 
 
 def reference_pipeline(st_folder: Path, load: dict) -> dict:
@@ -242,6 +249,9 @@ def test_limit_eval_matches_sentence_transformers_and_beir(exported, reference, 
     assert 0.05 < reference["metrics"]["NDCG@10"] < 0.999
     manifest = json.loads((exported[1] / "manifest.json").read_text(encoding="utf-8"))
     assert ours["results"]["model"]["name"] == manifest["name"]
+    query_kind = "mlm" if "siamese" in exported[3] else "static_weights"
+    assert manifest["query_encoder"]["kind"] == query_kind
+    assert ours["results"]["model"]["description"]["query_encoder"]["kind"] == query_kind
     assert ours["results"]["environment"]["device"] == "cpu"
 
 

@@ -32,7 +32,8 @@ struct TokenizerSpec {
   std::size_t max_input_chars_per_word = 100;
 };
 
-struct DocumentEncoderSpec {
+// One side's MLM + SPLADE pooling: the documents' always, the queries' when query_encoder.kind is "mlm".
+struct MlmEncoderSpec {
   std::filesystem::path file;
   std::string architecture;
   std::size_t max_seq_length = 512;
@@ -42,13 +43,21 @@ struct DocumentEncoderSpec {
   // "logits": the module returns MLM logits [B, L, V]; "hidden_states": it returns the decoder's
   // input [B, L, H] and carries the decoder as buffers decoder_weight [V, H] and decoder_bias [V].
   std::string output = "logits";
+
+  bool operator==(const MlmEncoderSpec&) const = default;
 };
+using DocumentEncoderSpec = MlmEncoderSpec;
 
 struct QueryEncoderSpec {
+  // "static_weights": inference-free, each distinct token weighs its static weight (file: the
+  // weights); "mlm": the query goes through an MLM + SPLADE pooling like a document (mlm.file: the
+  // TorchScript module, the document encoder's own file in a siamese model).
   std::string kind = "static_weights";
   std::filesystem::path file;
   std::size_t max_seq_length = 512;
   bool add_special_tokens = false;
+  bool strip = false;  // Python str.strip() of the query text first (MLMTransformer.tokenize does)
+  MlmEncoderSpec mlm;  // kind "mlm" only
 };
 
 struct ModelManifest {

@@ -29,21 +29,24 @@ struct DeviceOptions {
 std::vector<std::pair<std::size_t, std::size_t>> plan_batches(const std::vector<std::size_t>& sorted_lengths,
                                                               std::size_t batch_size, std::size_t max_batch_tokens);
 
-// The document side of an inference-free sparse encoder: the exported TorchScript MLM followed by
-// SPLADE max pooling, as docs/model-format.md describes. libtorch stays behind this interface.
+// An exported TorchScript MLM followed by SPLADE max pooling, as docs/model-format.md describes: the
+// document side of every model folder, and the query side of a siamese one (query_encoder.kind "mlm",
+// which reuses the document side's instance when both name the same module and pooling). libtorch
+// stays behind this interface.
 class DocumentModel {
  public:
-  // Loads the TorchScript module onto the device and checks its signature on a probe batch.
-  // Throws ModelError (bad module) or UsageError (device/dtype not available).
-  DocumentModel(const encode::ModelManifest& manifest, const DeviceOptions& options);
+  // Loads the TorchScript module of one side (spec) onto the device and checks its signature on a
+  // probe batch. Throws ModelError (bad module) or UsageError (device/dtype not available).
+  DocumentModel(const encode::MlmEncoderSpec& spec, std::uint32_t vocab_size, const DeviceOptions& options);
   ~DocumentModel();
   DocumentModel(const DocumentModel&) = delete;
   DocumentModel& operator=(const DocumentModel&) = delete;
 
   // Encodes token-id sequences (special tokens included, already truncated) into rows of a
-  // vocab_size-column matrix; NonFiniteWeightError names the first document with a NaN/inf weight.
-  // vocab_size-column matrix, in input order. Sequences are batched by length to avoid padding.
-  [[nodiscard]] sparse::CsrMatrix encode(const std::vector<std::vector<std::uint32_t>>& documents) const;
+  // vocab_size-column matrix, in input order; sequences are batched by length to avoid padding.
+  // NonFiniteWeightError names the first sequence with a NaN/inf weight. stage: the progress bar's label.
+  [[nodiscard]] sparse::CsrMatrix encode(const std::vector<std::vector<std::uint32_t>>& sequences,
+                                         const char* stage = "encoding documents") const;
 
   [[nodiscard]] std::string device() const;       // resolved, e.g. "cpu" or "cuda:0"
   [[nodiscard]] std::string device_name() const;  // CPU model or GPU name
@@ -57,8 +60,8 @@ class DocumentModel {
   std::unique_ptr<Impl> impl_;
 };
 
-// A document whose pooled vector holds a NaN or an infinity (the model overflowed, typically in
-// fp16/bf16). Thrown while encoding, before anything is cached or scored.
+// A sequence (document or query) whose pooled vector holds a NaN or an infinity (the model
+// overflowed, typically in fp16/bf16). Thrown while encoding, before anything is cached or scored.
 class NonFiniteWeightError : public ModelError {
  public:
   NonFiniteWeightError(std::size_t document_index, const std::string& message)

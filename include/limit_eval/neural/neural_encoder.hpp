@@ -6,14 +6,15 @@
 
 #include "limit_eval/encode/encoder.hpp"
 #include "limit_eval/encode/model_folder.hpp"
-#include "limit_eval/encode/static_query_encoder.hpp"
+#include "limit_eval/encode/query_encoder.hpp"
 #include "limit_eval/neural/document_model.hpp"
 #include "limit_eval/text/tokenizer.hpp"
 
 namespace limit_eval::neural {
 
-// An exported OpenSearch inference-free sparse encoder: TorchScript MLM + SPLADE pooling for
-// documents, static token weights for queries, over the model's own vocabulary.
+// An exported sparse encoder: TorchScript MLM + SPLADE pooling for documents; for queries, static
+// token weights (inference-free, the OpenSearch doc-* models) or the MLM again (siamese SPLADE), as
+// the manifest's query_encoder.kind says; over the model's own vocabulary.
 class NeuralSparseEncoder final : public encode::SparseEncoder {
  public:
   NeuralSparseEncoder(const std::filesystem::path& folder, const DeviceOptions& options);
@@ -36,12 +37,16 @@ class NeuralSparseEncoder final : public encode::SparseEncoder {
   void set_stage_progress(ProgressBar* stage) override { stage_progress_ = stage; }
 
  private:
+  [[nodiscard]] std::unique_ptr<encode::QueryEncoder> make_query_encoder() const;
+  [[nodiscard]] std::string query_encoder_summary() const;
+
   ProgressBar* stage_progress_ = nullptr;  // limit-eval's bar of the encoding stage, if any
   encode::ModelManifest manifest_;
+  DeviceOptions options_;
   std::size_t threads_;
   std::unique_ptr<text::Tokenizer> tokenizer_;
-  std::unique_ptr<encode::StaticQueryEncoder> query_encoder_;
-  std::unique_ptr<DocumentModel> document_model_;
+  std::shared_ptr<DocumentModel> document_model_;
+  std::unique_ptr<encode::QueryEncoder> query_encoder_;
 };
 
 }  // namespace limit_eval::neural
