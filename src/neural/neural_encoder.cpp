@@ -48,7 +48,7 @@ NeuralSparseEncoder::NeuralSparseEncoder(const std::filesystem::path& folder, co
                         document_model_->dtype(), document_model_->batch_size()));
 }
 
-NeuralSparseEncoder::~NeuralSparseEncoder() = default;
+NeuralSparseEncoder::~NeuralSparseEncoder() { cancel_tokenized_ahead(); }
 
 std::string NeuralSparseEncoder::term(std::uint32_t column) const {
   return column < tokenizer_->id_limit() ? tokenizer_->token(column) : fmt::format("<id {}>", column);
@@ -68,16 +68,55 @@ nlohmann::json NeuralSparseEncoder::describe() const {
           {"manifest_versions", manifest_.raw.value("versions", nlohmann::json::object())}};
 }
 
-sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Document> corpus) {
+std::vector<std::vector<std::uint32_t>> NeuralSparseEncoder::document_token_ids(std::span<const data::Document> corpus,
+                                                                              std::size_t threads) const {
   std::vector<std::string> texts;
   texts.reserve(corpus.size());
   for (const auto& doc : corpus) texts.push_back(encode::document_text(doc));
-  std::vector<std::vector<std::uint32_t>> token_ids;
   try {
-    token_ids = tokenizer_->encode_batch(texts, manifest_.document.add_special_tokens,
-                                         manifest_.document.max_seq_length, threads_);
+    return tokenizer_->encode_batch(texts, manifest_.document.add_special_tokens, manifest_.document.max_seq_length,
+                                    threads);
   } catch (const text::InvalidUtf8Error& e) {
     rethrow_with_id(e, corpus, "document");
+  }
+}
+
+void NeuralSparseEncoder::cancel_tokenized_ahead() {
+  if (!tokenized_ahead_) return;
+  // Waits for it: its thread reads the documents, which the caller may free next. Its errors
+  // concern documents nobody encodes.
+  try {
+    (void)tokenized_ahead_->token_ids.get();
+  } catch (const std::exception&) {
+  }
+  tokenized_ahead_.reset();
+}
+
+void NeuralSparseEncoder::prepare_next_documents(std::span<const data::Document> next) {
+  next_documents_ = next;
+  if (next.empty()) cancel_tokenized_ahead();
+}
+
+sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Document> corpus) {
+  std::vector<std::vector<std::uint32_t>> token_ids;
+  if (tokenized_ahead_ && tokenized_ahead_->documents.data() == corpus.data() &&
+      tokenized_ahead_->documents.size() == corpus.size()) {
+    auto ahead = std::move(*tokenized_ahead_);
+    tokenized_ahead_.reset();
+    token_ids = ahead.token_ids.get();
+  } else {
+    cancel_tokenized_ahead();
+    token_ids = document_token_ids(corpus, threads_);
+  }
+  if (!next_documents_.empty()) {
+    // On a GPU the cores are free for the tokenizer; on the CPU the model uses them all, and one
+    // thread tokenizes far faster than the model encodes.
+    const std::size_t threads = document_model_->device() == "cpu" ? 1 : threads_;
+    tokenized_ahead_ = TokenizedAhead{next_documents_, std::async(std::launch::async, [this, next = next_documents_,
+                                                                                        threads] {
+                                        return document_token_ids(next, threads);
+                                      })};
+    next_documents_ = {};
   }
   // The document model's bar nests in the stage's bar of limit-eval (a bar of this plugin's copy
   // of the core module would not see it by itself).
