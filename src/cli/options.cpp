@@ -10,7 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include "limit_eval/core/progress.hpp"
-
 #include "limit_eval/core/version.hpp"
 
 namespace limit_eval::cli {

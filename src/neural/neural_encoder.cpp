@@ -103,7 +103,10 @@ sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Do
       tokenized_ahead_->documents.size() == corpus.size()) {
     auto ahead = std::move(*tokenized_ahead_);
     tokenized_ahead_.reset();
+    const Stopwatch wait;
     token_ids = ahead.token_ids.get();
+    log::debug(fmt::format("{} documents tokenized ahead; the model waited {:.3f} s for them", corpus.size(),
+                           wait.seconds()));
   } else {
     cancel_tokenized_ahead();
     token_ids = document_token_ids(corpus, threads_);
@@ -112,10 +115,14 @@ sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Do
     // On a GPU the cores are free for the tokenizer; on the CPU the model uses them all, and one
     // thread tokenizes far faster than the model encodes.
     const std::size_t threads = document_model_->device() == "cpu" ? 1 : threads_;
-    tokenized_ahead_ = TokenizedAhead{next_documents_, std::async(std::launch::async, [this, next = next_documents_,
-                                                                                        threads] {
-                                        return document_token_ids(next, threads);
-                                      })};
+    auto tokenize = [this, next = next_documents_, threads] {
+      const Stopwatch clock;
+      auto ids = document_token_ids(next, threads);
+      log::debug(fmt::format("tokenized {} documents ahead on {} thread{} ({:.3f} s)", next.size(), threads,
+                             threads == 1 ? "" : "s", clock.seconds()));
+      return ids;
+    };
+    tokenized_ahead_ = TokenizedAhead{next_documents_, std::async(std::launch::async, std::move(tokenize))};
     next_documents_ = {};
   }
   // The document model's bar nests in the stage's bar of limit-eval (a bar of this plugin's copy

@@ -19,6 +19,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
 
 namespace limit_eval::encode {
@@ -449,8 +450,9 @@ TEST_F(VectorCacheTest, AbandonedTemporariesOfDeadProcessesAreRemoved) {
   FakeEncoder first;
   CacheReport report;
   (void)encode(first, corpus_, report);
-  const fs::path abandoned = report.path / "chunk-000002.bin.tmp.999999999";  // above Linux's pid_max
-  const fs::path ours = report.path / fmt::format("chunk-000002.bin.tmp.{}", ::getpid());
+  const fs::path chunk = report.path / "chunk-000002.bin";
+  const fs::path abandoned = atomic_temporary_path(chunk, 999999999, 0);  // a pid above Linux's pid_max
+  const fs::path ours = atomic_temporary_path(chunk, ::getpid(), 12345);
   std::ofstream(abandoned) << "partial";
   std::ofstream(ours) << "being written";
   FakeEncoder second;
