@@ -94,7 +94,8 @@ done
 # The log prefixers end with their shard; let them flush.
 wait
 if [ "${#failed[@]}" -gt 0 ]; then
-  echo "encode_sharded.sh: ${#failed[@]} of $shards shards failed: ${failed[*]}; rerunning encodes only the missing chunks" >&2
+  list="$(printf '%s, ' "${failed[@]}")"
+  echo "encode_sharded.sh: ${#failed[@]} of $shards shards failed: ${list%, }; rerunning encodes only the missing chunks" >&2
   exit 1
 fi
 echo "encode_sharded.sh: $shards shards done" >&2

@@ -196,6 +196,11 @@ def test_bm25_and_no_cache_are_refused(binary, tmp_path):
     bm25 = run([str(binary), "encode", "--model", "bm25", "--cache-dir", str(tmp_path)])
     assert bm25.returncode == 2
     assert "never cached" in bm25.stderr and "nothing to encode" in bm25.stderr, bm25.stderr
+    # The script fails when a shard fails, naming it.
+    script = run([str(SCRIPT), "--shards", "2", "--", "--model", "bm25", "--cache-dir", str(tmp_path)],
+                 env={**os.environ, "LIMIT_EVAL_BIN": str(binary)})
+    assert script.returncode == 1
+    assert "2 of 2 shards failed: 1/2 (exit status 2), 2/2 (exit status 2)" in script.stderr, script.stderr
     no_cache = run([str(binary), "encode", "--no-cache"])
     assert no_cache.returncode == 2
     assert "--no-cache" in no_cache.stderr
