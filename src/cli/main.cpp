@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   limit-eval evaluate --run run.trec --qrels data/limit-small/qrels.jsonl
   limit-eval compare results/limit-small/bm25.json results/limit-small/v3-gte.json --test randomization
   echo "Who likes Quokkas?" | limit-eval tokenize --model v3-gte --as query
+  limit-eval encode --model v1 --dataset limit --shard 2/4   the 2nd quarter of the corpus into the cache
 
 Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 usage error,
 3 invalid data, 4 file error, 5 model error. See README.md for every option.)");
@@ -72,6 +73,7 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
   limit_eval::cli::add_report_command(app, global);
   limit_eval::cli::add_generate_command(app, global);
   limit_eval::cli::add_compare_command(app, global);
+  limit_eval::cli::add_encode_command(app, global);
   app.parse_complete_callback([&] { configure_logging(global.log_level); });
 
   try {

@@ -82,6 +82,13 @@ LimitEvalCreateNeuralEncoder load_neural_plugin() {
 }  // namespace
 #endif
 
+std::filesystem::path model_manifest(const ModelOptions& options) {
+  const auto reference = encode::resolve_model(
+      options.model, options.models_root.empty() ? encode::default_models_root() : options.models_root);
+  return reference.kind == encode::ModelReference::Kind::exported ? reference.folder / "manifest.json"
+                                                                  : std::filesystem::path{};
+}
+
 std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options, std::size_t threads) {
   const auto models_root = options.models_root.empty() ? encode::default_models_root() : options.models_root;
   const auto reference = encode::resolve_model(options.model, models_root);

@@ -7,7 +7,9 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "limit_eval/core/progress.hpp"
 #include "limit_eval/core/version.hpp"
 
 namespace limit_eval::cli {
@@ -56,6 +58,16 @@ std::filesystem::path resolve_data_root(const DataOptions& options) {
   if (!options.data_root.empty()) return options.data_root;
   if (const char* env = std::getenv("LIMIT_EVAL_DATA_ROOT"); env != nullptr && *env != '\0') return env;
   return std::filesystem::path(kSourceDir) / "data";
+}
+
+data::Dataset load_dataset(const DataOptions& options, double& seconds) {
+  const auto root = data::resolve_dataset(options.dataset, resolve_data_root(options));
+  Stopwatch clock;
+  data::Dataset dataset = data::load_dataset(root, options.split);
+  seconds = clock.seconds();
+  spdlog::info("dataset {}: {} documents, {} queries, {} judgements ({:.3f} s)", dataset.root.string(),
+               dataset.corpus.size(), dataset.queries.size(), dataset.qrels_report.judgements, seconds);
+  return dataset;
 }
 
 void add_metric_options(CLI::App& app, MetricOptions& options) {
@@ -129,14 +141,16 @@ void add_retrieval_options(CLI::App& app, RetrievalOptions& options) {
       ->capture_default_str();
 }
 
-void add_cache_options(CLI::App& app, CacheOptions& options) {
+void add_cache_options(CLI::App& app, CacheOptions& options, bool offer_no_cache) {
   auto* group = app.add_option_group("Cache");
-  auto* no_cache = group->add_flag("--no-cache", options.disabled,
-                                   "Neither read nor write the encoded-corpus cache (encode the corpus every time)");
-  group->add_option("--cache-dir", options.directory,
-                    "Folder of the encoded-corpus cache (default: $LIMIT_EVAL_CACHE_DIR, else "
-                    "~/.cache/limit-eval/vectors); refused with --no-cache")
-      ->excludes(no_cache);
+  auto* cache_dir = group->add_option("--cache-dir", options.directory,
+                                      "Folder of the encoded-corpus cache (default: $LIMIT_EVAL_CACHE_DIR, else "
+                                      "~/.cache/limit-eval/vectors)");
+  if (!offer_no_cache) return;
+  cache_dir->description(cache_dir->get_description() + "; refused with --no-cache");
+  group->add_flag("--no-cache", options.disabled,
+                  "Neither read nor write the encoded-corpus cache (encode the corpus every time)")
+      ->excludes(cache_dir);
 }
 
 std::filesystem::path resolve_cache_dir(const CacheOptions& options) {

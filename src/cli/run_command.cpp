@@ -20,7 +20,6 @@
 #include "limit_eval/core/parallel.hpp"
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/data/dataset.hpp"
-#include "limit_eval/encode/registry.hpp"
 #include "limit_eval/encode/vector_cache.hpp"
 #include "limit_eval/eval/metrics.hpp"
 #include "limit_eval/eval/trec_run.hpp"
@@ -101,26 +100,13 @@ eval::Run string_run(std::span<const std::string_view> query_ids, std::span<cons
   return run;
 }
 
-// The manifest.json that identifies the model in the vector cache; empty for the built-in BM25.
-std::filesystem::path model_manifest(const ModelOptions& options) {
-  const auto reference = encode::resolve_model(
-      options.model, options.models_root.empty() ? encode::default_models_root() : options.models_root);
-  return reference.kind == encode::ModelReference::Kind::exported ? reference.folder / "manifest.json"
-                                                                  : std::filesystem::path{};
-}
-
 void run(const RunOptions& options) {
   Stopwatch total;
   const std::size_t threads = resolve_threads(options.threads);
   // The model reference is checked before a corpus is loaded: a mistyped name fails at once.
   const auto manifest = model_manifest(options.model);
-  const auto dataset_root = data::resolve_dataset(options.data.dataset, resolve_data_root(options.data));
-
-  Stopwatch load_clock;
-  const data::Dataset dataset = data::load_dataset(dataset_root, options.data.split);
-  const double data_loading_s = load_clock.seconds();
-  spdlog::info("dataset {}: {} documents, {} queries, {} judgements ({:.3f} s)", dataset.root.string(),
-               dataset.corpus.size(), dataset.queries.size(), dataset.qrels_report.judgements, data_loading_s);
+  double data_loading_s = 0.0;
+  const data::Dataset dataset = load_dataset(options.data, data_loading_s);
   log_qrels_report(dataset.qrels_report);
   std::vector<std::string_view> doc_ids;
   doc_ids.reserve(dataset.corpus.size());

@@ -1,14 +1,83 @@
 #include "limit_eval/core/atomic_file.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <string>
 #include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "limit_eval/core/error.hpp"
 
 namespace limit_eval {
+
+namespace {
+
+constexpr std::string_view kTemporaryMarker = ".tmp.";
+
+// The host's name as a file name part: letters, digits, '-' and '_' only (no '.', which separates
+// the parts of a temporary's name).
+const std::string& host_part() {
+  static const std::string host = [] {
+    std::string name(256, '\0');
+    if (::gethostname(name.data(), name.size() - 1) != 0) return std::string("localhost");
+    name.resize(name.find('\0'));
+    for (char& c : name) {
+      const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!keep) c = '_';
+    }
+    return name.empty() ? std::string("localhost") : name.substr(0, 64);
+  }();
+  return host;
+}
+
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && text.size() < 20 && std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
+}
+
+// The process id of a temporary named by temporary_for() on this host; 0 otherwise.
+pid_t local_writer(std::string_view name) {
+  const auto marker = name.rfind(kTemporaryMarker);
+  if (marker == std::string_view::npos) return 0;
+  const std::string_view parts = name.substr(marker + kTemporaryMarker.size());
+  // "<file>.tmp.<pid>", as earlier versions named it (without host): taken as this host's.
+  if (all_digits(parts)) return static_cast<pid_t>(std::stoll(std::string(parts)));
+  const auto first_dot = parts.find('.');
+  const auto second_dot = first_dot == std::string_view::npos ? first_dot : parts.find('.', first_dot + 1);
+  if (second_dot == std::string_view::npos) return 0;
+  const std::string_view pid = parts.substr(0, first_dot);
+  const std::string_view sequence = parts.substr(first_dot + 1, second_dot - first_dot - 1);
+  if (!all_digits(pid) || !all_digits(sequence) || parts.substr(second_dot + 1) != host_part()) return 0;
+  return static_cast<pid_t>(std::stoll(std::string(pid)));
+}
+
+// fsync of a file or folder by name; returns errno, or 0.
+int sync_path(const std::filesystem::path& path, int flags) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags);
+  if (fd < 0) return errno;
+  const int result = ::fsync(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  return result;
+}
+
+}  // namespace
+
+std::filesystem::path atomic_temporary_path(const std::filesystem::path& destination, long pid, std::uint64_t writer) {
+  auto temporary = destination;
+  temporary += fmt::format("{}{}.{}.{}", kTemporaryMarker, pid, writer, host_part());
+  return temporary;
+}
 
 AtomicFileWriter::AtomicFileWriter(std::filesystem::path destination) : destination_(std::move(destination)) {
   const auto parent = destination_.parent_path();
@@ -17,8 +86,8 @@ AtomicFileWriter::AtomicFileWriter(std::filesystem::path destination) : destinat
     std::filesystem::create_directories(parent, ec);
     if (ec) throw IoError(parent, "cannot create folder: " + ec.message());
   }
-  temporary_ = destination_;
-  temporary_ += fmt::format(".tmp.{}", ::getpid());
+  static std::atomic<std::uint64_t> writers{0};
+  temporary_ = atomic_temporary_path(destination_, ::getpid(), writers.fetch_add(1));
   out_.open(temporary_, std::ios::binary | std::ios::trunc);
   if (!out_) throw IoError(destination_, "cannot open for writing");
 }
@@ -36,16 +105,36 @@ void AtomicFileWriter::commit() {
   const bool ok = static_cast<bool>(out_);
   out_.close();
   if (!ok || out_.fail()) throw IoError(destination_, "write failed");
+  if (const int error = sync_path(temporary_, 0); error != 0) {
+    throw IoError(destination_, "write failed: cannot flush to disk: " + std::generic_category().message(error));
+  }
   std::error_code ec;
   std::filesystem::rename(temporary_, destination_, ec);
   if (ec) throw IoError(destination_, "cannot move into place: " + ec.message());
   committed_ = true;
+  // The rename itself reaches the disk with the folder; a file system that cannot flush a folder
+  // (EINVAL) still renamed the file.
+  const auto parent = destination_.parent_path().empty() ? std::filesystem::path(".") : destination_.parent_path();
+  (void)sync_path(parent, O_DIRECTORY);
 }
 
 void write_file_atomically(const std::filesystem::path& destination, std::string_view contents) {
   AtomicFileWriter writer(destination);
   writer.stream().write(contents.data(), static_cast<std::streamsize>(contents.size()));
   writer.commit();
+}
+
+void remove_abandoned_temporaries(const std::filesystem::path& folder) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
+    const pid_t pid = local_writer(entry.path().filename().string());
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(pid, 0) == -1 && errno == ESRCH) {
+      std::error_code ignored;
+      std::filesystem::remove(entry.path(), ignored);
+      spdlog::debug("removed {}, left by an interrupted run", entry.path().string());
+    }
+  }
 }
 
 }  // namespace limit_eval

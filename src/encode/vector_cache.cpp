@@ -1,11 +1,8 @@
 #include "limit_eval/encode/vector_cache.hpp"
 
-#include <signal.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -160,27 +157,6 @@ std::filesystem::path chunk_path(const std::filesystem::path& folder, std::size_
   return folder / fmt::format("chunk-{:06}.bin", index);
 }
 
-// AtomicFileWriter names its temporary "<file>.tmp.<pid>"; a process killed while writing leaves
-// it behind. Those of processes that no longer exist are removed.
-void remove_abandoned_temporaries(const std::filesystem::path& folder) {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-    const std::string name = entry.path().filename().string();
-    const auto marker = name.rfind(".tmp.");
-    if (marker == std::string::npos) continue;
-    const std::string pid_text = name.substr(marker + 5);
-    const bool is_pid = !pid_text.empty() && pid_text.size() < 10 &&
-                        std::all_of(pid_text.begin(), pid_text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!is_pid) continue;
-    const auto pid = static_cast<pid_t>(std::stol(pid_text));
-    if (::kill(pid, 0) == -1 && errno == ESRCH) {
-      std::error_code ignored;
-      std::filesystem::remove(entry.path(), ignored);
-      spdlog::debug("removed {}, left by an interrupted run", entry.path().string());
-    }
-  }
-}
-
 std::string chunks_phrase(std::size_t count) { return fmt::format("{} chunk{}", count, count == 1 ? "" : "s"); }
 
 std::string device_type(const std::string& device) { return device.substr(0, device.find(':')); }
@@ -290,13 +266,17 @@ void write_chunk_file(const std::filesystem::path& path, const ChunkHeader& head
 
 ChunkFile read_chunk_file(const std::filesystem::path& path, const ChunkHeader& expected) {
   std::error_code ec;
-  const auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw IoError(path, "cannot read: " + ec.message());
+  if (!std::filesystem::is_regular_file(path, ec)) throw IoError(path, "cannot read: not a regular file");
+  // The size of the file opened, not of the name: another process may rename a new copy into place.
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw IoError(path, "cannot read");
+  const auto end = in.tellg();
+  if (end < 0) throw IoError(path, "cannot read");
+  const auto size = static_cast<std::uint64_t>(end);
   std::string file(size, '\0');
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (!in || !in.read(file.data(), static_cast<std::streamsize>(size))) throw IoError(path, "cannot read");
-  }
+  in.seekg(0);
+  if (!in.read(file.data(), static_cast<std::streamsize>(size))) throw IoError(path, "cannot read");
+  in.close();
   const auto damaged = [&](const std::string& why) { return DataError(path, 0, "damaged cache file: " + why); };
   if (size < kHeaderBytes) throw damaged(fmt::format("{} bytes, shorter than the {}-byte header", size, kHeaderBytes));
   if (std::string_view(file).substr(0, kMagic.size()) != kMagic) throw damaged("not a limit-eval vector chunk (magic)");
@@ -344,13 +324,27 @@ ChunkFile read_chunk_file(const std::filesystem::path& path, const ChunkHeader& 
 
 // ---- encoding through the cache --------------------------------------------------------------
 
+std::size_t chunk_count(std::size_t documents, std::size_t chunk_documents) {
+  if (chunk_documents == 0) throw UsageError("the vector cache needs chunks of at least one document");
+  return (documents + chunk_documents - 1) / chunk_documents;
+}
+
+std::pair<std::size_t, std::size_t> shard_chunks(std::size_t chunks, ChunkShard shard) {
+  if (shard.count == 0 || shard.index >= shard.count) {
+    throw UsageError(fmt::format("shard {} of {} does not exist", shard.index + 1, shard.count));
+  }
+  // Balanced contiguous ranges, ceil(i * C / N): when shards outnumber chunks, the last ones are empty.
+  const auto boundary = [&](std::size_t i) { return (i * chunks + shard.count - 1) / shard.count; };
+  return {boundary(shard.index), boundary(shard.index + 1)};
+}
+
 namespace {
 
 class CorpusChunks {
  public:
   CorpusChunks(std::span<const data::Document> corpus, std::size_t chunk_documents)
       : corpus_(corpus), chunk_documents_(chunk_documents) {}
-  [[nodiscard]] std::size_t count() const { return (corpus_.size() + chunk_documents_ - 1) / chunk_documents_; }
+  [[nodiscard]] std::size_t count() const { return chunk_count(corpus_.size(), chunk_documents_); }
   [[nodiscard]] std::size_t first_row(std::size_t index) const { return index * chunk_documents_; }
   [[nodiscard]] std::span<const data::Document> documents(std::size_t index) const {
     const std::size_t begin = first_row(index);
@@ -378,7 +372,8 @@ std::optional<std::string> prepare_folder(const std::filesystem::path& folder, c
     std::filesystem::create_directories(folder, ec);
     if (ec) return fmt::format("cannot create {}: {}", folder.string(), ec.message());
     remove_abandoned_temporaries(folder);
-    // Rewritten every time: this also proves the folder writable before encoding relies on it.
+    // Rewritten every time (processes sharing the folder write the same bytes): this also proves
+    // the folder writable before encoding relies on it.
     write_file_atomically(folder / "key.json", key.fields.dump(2) + "\n");
   } catch (const Error& e) {
     return e.what();
@@ -386,21 +381,33 @@ std::optional<std::string> prepare_folder(const std::filesystem::path& folder, c
   return std::nullopt;
 }
 
-// Loads every valid chunk of the key's folder into `parts`; damaged or unreadable ones are
+// The chunks [first, last) of one call and what is known of them: parts[i] is engaged once chunk
+// i is loaded or encoded. The vectors are kept for the run (keep_vectors), and dropped once stored
+// by fill_vector_cache, which holds one chunk at a time.
+struct ChunkWork {
+  CorpusChunks chunks;
+  std::size_t first = 0;
+  std::size_t last = 0;
+  bool keep_vectors = true;
+  std::vector<std::optional<sparse::CsrMatrix>> parts;
+  std::optional<CacheKey> key;
+  bool can_store = false;
+};
+
+// Loads every valid chunk of the selection from the key's folder; damaged or unreadable ones are
 // reported and left to be encoded again.
-void load_cached_chunks(const CacheKey& key, const CorpusChunks& chunks, std::uint32_t columns,
-                        std::vector<std::optional<sparse::CsrMatrix>>& parts, CacheReport& report) {
+void load_cached_chunks(ChunkWork& work, std::uint32_t columns, CacheReport& report) {
   Stopwatch load_clock;
-  for (std::size_t index = 0; index < chunks.count(); ++index) {
+  for (std::size_t index = work.first; index < work.last; ++index) {
     const auto path = chunk_path(report.path, index);
     if (!std::filesystem::exists(path)) continue;
     try {
       auto chunk = read_chunk_file(path, {.chunk_index = static_cast<std::uint32_t>(index),
-                                          .first_row = chunks.first_row(index),
-                                          .rows = static_cast<std::uint32_t>(chunks.documents(index).size()),
+                                          .first_row = work.chunks.first_row(index),
+                                          .rows = static_cast<std::uint32_t>(work.chunks.documents(index).size()),
                                           .columns = columns,
-                                          .key_digest = key.digest});
-      parts[index] = std::move(chunk.vectors);
+                                          .key_digest = work.key->digest});
+      work.parts[index] = work.keep_vectors ? std::move(chunk.vectors) : sparse::CsrMatrix{};
       report.cached_encode_seconds += chunk.header.encode_seconds;
       ++report.chunks_loaded;
     } catch (const Error& e) {  // DataError (damaged) or IoError (unreadable)
@@ -445,6 +452,89 @@ void log_plan(const CacheReport& report, std::size_t chunk_documents) {
   }
 }
 
+// Computes the key, prepares its folder and loads the selection's cached chunks (when the cache is
+// enabled and has a folder), then sets and logs the report's status.
+void open_cache(SparseEncoder& encoder, std::span<const data::Document> corpus, const VectorCacheOptions& options,
+                ChunkWork& work, CacheReport& report) {
+  report.chunk_documents = options.chunk_documents;
+  report.chunks_total = work.last - work.first;
+  if (!options.enabled) {
+    report.reason = "disabled by --no-cache";
+  } else if (options.directory.empty()) {
+    report.reason = "no cache folder (set --cache-dir or LIMIT_EVAL_CACHE_DIR)";
+    spdlog::warn("vector cache: {}", report.reason);
+  } else {
+    work.key = make_cache_key(encoder, corpus, options);
+    report.key = work.key->digest;
+    report.path = std::filesystem::absolute(options.directory) /
+                  fmt::format("{}-{}", folder_safe(encoder.name()), work.key->digest.substr(0, 16));
+    const auto problem = prepare_folder(report.path, *work.key);
+    work.can_store = !problem;
+    if (problem) report.store_error = *problem;
+    if (std::filesystem::is_directory(report.path)) load_cached_chunks(work, encoder.dimensions(), report);
+  }
+  report.status = status_of(report, work.key.has_value(), work.can_store);
+  if (report.status == CacheStatus::disabled && report.reason.empty()) report.reason = report.store_error;
+  log_plan(report, options.chunk_documents);
+}
+
+// Encodes the selection's chunks that were not loaded, storing each as soon as it is encoded. A
+// chunk that cannot be stored ends storing with a warning, or throws when `must_store`.
+void encode_missing_chunks(SparseEncoder& encoder, ChunkWork& work, bool must_store, CacheReport& report) {
+  std::vector<std::size_t> missing;
+  std::size_t to_encode = 0;
+  for (std::size_t index = work.first; index < work.last; ++index) {
+    if (work.parts[index]) continue;
+    missing.push_back(index);
+    to_encode += work.chunks.documents(index).size();
+  }
+  // One bar over every document this run encodes, across the chunks: the encoder's bars (one per
+  // chunk) are nested in it and add to it, so it never restarts at a chunk boundary.
+  ProgressBar progress("encoding documents", to_encode);
+  encoder.set_stage_progress(&progress);
+  struct Reset {
+    SparseEncoder& encoder;
+    ~Reset() {
+      encoder.set_stage_progress(nullptr);
+      encoder.prepare_next_documents({});
+    }
+  } reset{encoder};
+  for (std::size_t m = 0; m < missing.size(); ++m) {
+    const std::size_t index = missing[m];
+    const auto documents = work.chunks.documents(index);
+    // The encoder may tokenize the next chunk while its model encodes this one.
+    if (m + 1 < missing.size()) encoder.prepare_next_documents(work.chunks.documents(missing[m + 1]));
+    Stopwatch encode_clock;
+    auto vectors = encode_chunk(encoder, documents);
+    const double seconds = encode_clock.seconds();
+    report.encode_seconds += seconds;
+    ++report.chunks_encoded;
+    if (work.can_store) {
+      try {
+        write_chunk_file(chunk_path(report.path, index),
+                         {.chunk_index = static_cast<std::uint32_t>(index),
+                          .first_row = work.chunks.first_row(index),
+                          .encode_seconds = seconds,
+                          .key_digest = work.key->digest},
+                         vectors);
+      } catch (const IoError& e) {
+        if (must_store) throw;
+        report.store_error = e.what();
+        work.can_store = false;
+        spdlog::warn("vector cache: {}; the remaining chunks will not be stored", e.what());
+      }
+    }
+    work.parts[index] = work.keep_vectors ? std::move(vectors) : sparse::CsrMatrix{};
+    if (work.chunks.count() > 1) {
+      // On a terminal the bar says it; a log line would break the bar's line.
+      spdlog::log(progress.drawing() ? spdlog::level::debug : spdlog::level::info,
+                  "corpus chunk {} of {} encoded: {} documents ({:.3f} s)", index + 1, work.chunks.count(),
+                  documents.size(), seconds);
+    }
+  }
+  progress.finish();
+}
+
 }  // namespace
 
 sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const data::Document> corpus,
@@ -467,79 +557,32 @@ sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const d
     report.encode_seconds = clock.seconds();
     return vectors;
   }
-  if (options.chunk_documents == 0) throw UsageError("the vector cache needs chunks of at least one document");
+  ChunkWork work{.chunks = CorpusChunks(corpus, options.chunk_documents)};
+  work.last = work.chunks.count();
+  work.parts.resize(work.last);
+  open_cache(encoder, corpus, options, work, report);
+  encode_missing_chunks(encoder, work, /*must_store=*/false, report);
+  return concatenate_rows(work.parts, encoder.dimensions());
+}
 
-  const CorpusChunks chunks(corpus, options.chunk_documents);
-  report.chunk_documents = options.chunk_documents;
-  report.chunks_total = chunks.count();
-  std::vector<std::optional<sparse::CsrMatrix>> parts(chunks.count());
-  std::optional<CacheKey> key;
-  bool can_store = false;
-
-  if (!options.enabled) {
-    report.reason = "disabled by --no-cache";
-  } else if (options.directory.empty()) {
-    report.reason = "no cache folder (set --cache-dir or LIMIT_EVAL_CACHE_DIR)";
-    spdlog::warn("vector cache: {}", report.reason);
-  } else {
-    key = make_cache_key(encoder, corpus, options);
-    report.key = key->digest;
-    report.path = std::filesystem::absolute(options.directory) /
-                  fmt::format("{}-{}", folder_safe(encoder.name()), key->digest.substr(0, 16));
-    const auto problem = prepare_folder(report.path, *key);
-    can_store = !problem;
-    if (problem) report.store_error = *problem;
-    if (std::filesystem::is_directory(report.path)) {
-      load_cached_chunks(*key, chunks, encoder.dimensions(), parts, report);
-    }
+void fill_vector_cache(SparseEncoder& encoder, std::span<const data::Document> corpus,
+                       const VectorCacheOptions& options, ChunkShard shard, CacheReport& report) {
+  report = CacheReport{};
+  if (!encoder.documents_are_independent()) {
+    throw UsageError(fmt::format("{} document vectors depend on the whole corpus: they are never cached, so there is "
+                                 "nothing to encode ahead (evaluate it directly)",
+                                 encoder.name()));
   }
-  report.status = status_of(report, key.has_value(), can_store);
-  if (report.status == CacheStatus::disabled && report.reason.empty()) report.reason = report.store_error;
-  log_plan(report, options.chunk_documents);
-
-  // One bar over every document this run encodes, across the chunks: the encoder's bars (one per
-  // chunk) are nested in it and add to it, so it never restarts at a chunk boundary.
-  std::size_t to_encode = 0;
-  for (std::size_t index = 0; index < chunks.count(); ++index) {
-    if (!parts[index]) to_encode += chunks.documents(index).size();
+  if (!options.enabled) throw UsageError("encoding into the vector cache needs the cache (it is disabled)");
+  if (options.directory.empty()) {
+    throw UsageError("no vector cache folder: give --cache-dir or set LIMIT_EVAL_CACHE_DIR (or HOME)");
   }
-  ProgressBar progress("encoding documents", to_encode);
-  encoder.set_stage_progress(&progress);
-  struct Unset {
-    SparseEncoder& encoder;
-    ~Unset() { encoder.set_stage_progress(nullptr); }
-  } unset{encoder};
-  for (std::size_t index = 0; index < chunks.count(); ++index) {
-    if (parts[index]) continue;
-    const auto documents = chunks.documents(index);
-    Stopwatch encode_clock;
-    parts[index] = encode_chunk(encoder, documents);
-    const double seconds = encode_clock.seconds();
-    report.encode_seconds += seconds;
-    ++report.chunks_encoded;
-    if (can_store) {
-      try {
-        write_chunk_file(chunk_path(report.path, index),
-                         {.chunk_index = static_cast<std::uint32_t>(index),
-                          .first_row = chunks.first_row(index),
-                          .encode_seconds = seconds,
-                          .key_digest = key->digest},
-                         *parts[index]);
-      } catch (const IoError& e) {
-        report.store_error = e.what();
-        can_store = false;
-        spdlog::warn("vector cache: {}; the remaining chunks will not be stored", e.what());
-      }
-    }
-    if (chunks.count() > 1) {
-      // On a terminal the bar says it; a log line would break the bar's line.
-      spdlog::log(progress.drawing() ? spdlog::level::debug : spdlog::level::info,
-                  "corpus chunk {} of {} encoded: {} documents ({:.3f} s)", index + 1, chunks.count(),
-                  documents.size(), seconds);
-    }
-  }
-  progress.finish();
-  return concatenate_rows(parts, encoder.dimensions());
+  ChunkWork work{.chunks = CorpusChunks(corpus, options.chunk_documents), .keep_vectors = false};
+  std::tie(work.first, work.last) = shard_chunks(work.chunks.count(), shard);
+  work.parts.resize(work.chunks.count());
+  open_cache(encoder, corpus, options, work, report);
+  if (!work.can_store) throw IoError(report.path, "the vector cache cannot be written: " + report.store_error);
+  encode_missing_chunks(encoder, work, /*must_store=*/true, report);
 }
 
 }  // namespace limit_eval::encode

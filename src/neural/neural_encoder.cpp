@@ -70,7 +70,7 @@ std::string NeuralSparseEncoder::query_encoder_summary() const {
                      query.max_seq_length, query.add_special_tokens ? ", special tokens" : "");
 }
 
-NeuralSparseEncoder::~NeuralSparseEncoder() = default;
+NeuralSparseEncoder::~NeuralSparseEncoder() { cancel_tokenized_ahead(); }
 
 std::string NeuralSparseEncoder::term(std::uint32_t column) const {
   return column < tokenizer_->id_limit() ? tokenizer_->token(column) : fmt::format("<id {}>", column);
@@ -87,16 +87,62 @@ nlohmann::json NeuralSparseEncoder::describe() const {
           {"manifest_versions", manifest_.raw.value("versions", nlohmann::json::object())}};
 }
 
-sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Document> corpus) {
+std::vector<std::vector<std::uint32_t>> NeuralSparseEncoder::document_token_ids(std::span<const data::Document> corpus,
+                                                                              std::size_t threads) const {
   std::vector<std::string> texts;
   texts.reserve(corpus.size());
   for (const auto& doc : corpus) texts.push_back(encode::document_text(doc));
-  std::vector<std::vector<std::uint32_t>> token_ids;
   try {
-    token_ids = tokenizer_->encode_batch(texts, manifest_.document.add_special_tokens,
-                                         manifest_.document.max_seq_length, threads_);
+    return tokenizer_->encode_batch(texts, manifest_.document.add_special_tokens, manifest_.document.max_seq_length,
+                                    threads);
   } catch (const text::InvalidUtf8Error& e) {
     rethrow_with_id(e, corpus, "document");
+  }
+}
+
+void NeuralSparseEncoder::cancel_tokenized_ahead() {
+  if (!tokenized_ahead_) return;
+  // Waits for it: its thread reads the documents, which the caller may free next. Its errors
+  // concern documents nobody encodes.
+  try {
+    (void)tokenized_ahead_->token_ids.get();
+  } catch (const std::exception&) {
+  }
+  tokenized_ahead_.reset();
+}
+
+void NeuralSparseEncoder::prepare_next_documents(std::span<const data::Document> next) {
+  next_documents_ = next;
+  if (next.empty()) cancel_tokenized_ahead();
+}
+
+sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Document> corpus) {
+  std::vector<std::vector<std::uint32_t>> token_ids;
+  if (tokenized_ahead_ && tokenized_ahead_->documents.data() == corpus.data() &&
+      tokenized_ahead_->documents.size() == corpus.size()) {
+    auto ahead = std::move(*tokenized_ahead_);
+    tokenized_ahead_.reset();
+    const Stopwatch wait;
+    token_ids = ahead.token_ids.get();
+    log::debug(fmt::format("{} documents tokenized ahead; the model waited {:.3f} s for them", corpus.size(),
+                           wait.seconds()));
+  } else {
+    cancel_tokenized_ahead();
+    token_ids = document_token_ids(corpus, threads_);
+  }
+  if (!next_documents_.empty()) {
+    // On a GPU the cores are free for the tokenizer; on the CPU the model uses them all, and one
+    // thread tokenizes far faster than the model encodes.
+    const std::size_t threads = document_model_->device() == "cpu" ? 1 : threads_;
+    auto tokenize = [this, next = next_documents_, threads] {
+      const Stopwatch clock;
+      auto ids = document_token_ids(next, threads);
+      log::debug(fmt::format("tokenized {} documents ahead on {} thread{} ({:.3f} s)", next.size(), threads,
+                             threads == 1 ? "" : "s", clock.seconds()));
+      return ids;
+    };
+    tokenized_ahead_ = TokenizedAhead{next_documents_, std::async(std::launch::async, std::move(tokenize))};
+    next_documents_ = {};
   }
   // The document model's bar nests in the stage's bar of limit-eval (a bar of this plugin's copy
   // of the core module would not see it by itself).

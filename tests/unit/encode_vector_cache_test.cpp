@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <set>
@@ -18,6 +19,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
 
 namespace limit_eval::encode {
@@ -51,10 +53,13 @@ class FakeEncoder final : public SparseEncoder {
   std::optional<std::size_t> fail_on_call;  // 0-based index of the encode_documents call that throws
   std::size_t calls = 0;
   std::size_t documents_encoded = 0;
+  // What the cache called, in order: "encode <first id>", "next <first id>", "next none".
+  std::vector<std::string> protocol;
 
   [[nodiscard]] std::string name() const override { return model_name; }
   [[nodiscard]] nlohmann::json describe() const override { return {{"kind", "fake"}, {"variant", variant}}; }
   sparse::CsrMatrix encode_documents(std::span<const Document> corpus) override {
+    protocol.push_back("encode " + (corpus.empty() ? std::string("none") : corpus.front().id));
     if (fail_on_call && calls == *fail_on_call) throw Interrupted();
     ++calls;
     documents_encoded += corpus.size();
@@ -78,6 +83,9 @@ class FakeEncoder final : public SparseEncoder {
   [[nodiscard]] std::string dtype() const override { return dtype_name; }
   [[nodiscard]] std::size_t batch_size() const override { return 8; }
   [[nodiscard]] bool documents_are_independent() const override { return independent; }
+  void prepare_next_documents(std::span<const Document> next) override {
+    protocol.push_back("next " + (next.empty() ? std::string("none") : next.front().id));
+  }
 };
 
 std::vector<Document> make_corpus(std::size_t size, const std::string& salt = "") {
@@ -442,8 +450,9 @@ TEST_F(VectorCacheTest, AbandonedTemporariesOfDeadProcessesAreRemoved) {
   FakeEncoder first;
   CacheReport report;
   (void)encode(first, corpus_, report);
-  const fs::path abandoned = report.path / "chunk-000002.bin.tmp.999999999";  // above Linux's pid_max
-  const fs::path ours = report.path / fmt::format("chunk-000002.bin.tmp.{}", ::getpid());
+  const fs::path chunk = report.path / "chunk-000002.bin";
+  const fs::path abandoned = atomic_temporary_path(chunk, 999999999, 0);  // a pid above Linux's pid_max
+  const fs::path ours = atomic_temporary_path(chunk, ::getpid(), 12345);
   std::ofstream(abandoned) << "partial";
   std::ofstream(ours) << "being written";
   FakeEncoder second;
@@ -477,6 +486,134 @@ TEST_F(VectorCacheTest, ChunkFileRoundTripsEmptyRowsAndChecksItsHeader) {
   other_columns.columns = kDimensions + 1;
   EXPECT_THROW((void)read_chunk_file(path, other_columns), DataError);
   EXPECT_THROW((void)read_chunk_file(root_ / "absent.bin", expected), IoError);
+}
+
+
+TEST(ChunkShards, CoverEveryChunkOnceInBalancedContiguousRanges) {
+  for (std::size_t chunks = 0; chunks <= 23; ++chunks) {
+    for (std::size_t count = 1; count <= 25; ++count) {
+      std::size_t next = 0;
+      for (std::size_t index = 0; index < count; ++index) {
+        const auto [first, last] = shard_chunks(chunks, {.index = index, .count = count});
+        EXPECT_EQ(first, next) << chunks << " chunks, shard " << index << " of " << count;
+        EXPECT_LE(first, last);
+        const std::size_t size = last - first;
+        EXPECT_TRUE(size == chunks / count || size == chunks / count + 1) << chunks << " " << index << " " << count;
+        next = last;
+      }
+      EXPECT_EQ(next, chunks);
+    }
+  }
+  EXPECT_EQ(shard_chunks(10, {.index = 1, .count = 3}), (std::pair<std::size_t, std::size_t>{4, 7}));
+  EXPECT_EQ(shard_chunks(1, {.index = 0, .count = 3}), (std::pair<std::size_t, std::size_t>{0, 1}));
+  EXPECT_EQ(shard_chunks(1, {.index = 2, .count = 3}), (std::pair<std::size_t, std::size_t>{1, 1}));
+  EXPECT_THROW((void)shard_chunks(10, {.index = 3, .count = 3}), UsageError);
+  EXPECT_THROW((void)shard_chunks(10, {.index = 0, .count = 0}), UsageError);
+  EXPECT_EQ(chunk_count(4097, 2048), 3U);
+  EXPECT_EQ(chunk_count(0, 2048), 0U);
+  EXPECT_THROW((void)chunk_count(1, 0), UsageError);
+}
+
+TEST_F(VectorCacheTest, ShardsFillTheCacheThatTheEvaluationThenReadsWithoutEncoding) {
+  const auto corpus = make_corpus(23);  // 6 chunks of 4, the last of 3
+  std::size_t encoded = 0;
+  for (std::size_t index = 0; index < 4; ++index) {
+    FakeEncoder shard;
+    CacheReport report;
+    fill_vector_cache(shard, corpus, options_, {.index = index, .count = 4}, report);
+    const auto [first, last] = shard_chunks(6, {.index = index, .count = 4});
+    EXPECT_EQ(report.status, CacheStatus::miss);
+    EXPECT_EQ(report.chunks_total, last - first);
+    EXPECT_EQ(report.chunks_encoded, last - first);
+    EXPECT_EQ(shard.calls, last - first);
+    encoded += shard.documents_encoded;
+  }
+  EXPECT_EQ(encoded, corpus.size());
+
+  FakeEncoder evaluation;
+  CacheReport report;
+  expect_same_matrix(encode(evaluation, corpus, report), reference(corpus));
+  EXPECT_EQ(report.status, CacheStatus::hit);
+  EXPECT_EQ(report.chunks_loaded, 6U);
+  EXPECT_EQ(evaluation.calls, 0U);
+
+  // Filling again encodes nothing; a shard with no chunk (more shards than chunks) neither.
+  FakeEncoder again;
+  CacheReport refill;
+  fill_vector_cache(again, corpus, options_, {}, refill);
+  EXPECT_EQ(refill.status, CacheStatus::hit);
+  EXPECT_EQ(refill.chunks_loaded, 6U);
+  EXPECT_EQ(again.calls, 0U);
+  CacheReport empty;
+  fill_vector_cache(again, corpus, options_, {.index = 6, .count = 7}, empty);
+  EXPECT_EQ(empty.chunks_total, 0U);
+  fill_vector_cache(again, make_corpus(3), options_, {.index = 1, .count = 2}, empty);
+  EXPECT_EQ(empty.chunks_total, 0U);
+  EXPECT_EQ(again.calls, 0U);
+}
+
+TEST_F(VectorCacheTest, ShardedChunksAreTheBytesOfAnUnshardedFillButForTheRecordedTime) {
+  const auto corpus = make_corpus(10);
+  for (std::size_t index = 0; index < 2; ++index) {
+    FakeEncoder shard;
+    CacheReport report;
+    fill_vector_cache(shard, corpus, options_, {.index = index, .count = 2}, report);
+  }
+  const auto sharded = options_.directory;
+  options_.directory = root_ / "whole";
+  FakeEncoder whole;
+  CacheReport report;
+  fill_vector_cache(whole, corpus, options_, {}, report);
+  for (const auto& name : {"chunk-000000.bin", "chunk-000001.bin", "chunk-000002.bin"}) {
+    const auto bytes = [&](const fs::path& cache) {
+      std::ifstream in(cache / report.path.filename() / name, std::ios::binary);
+      std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      // The encoding time (bytes 40..47) and the checksum over it (80..111) differ.
+      EXPECT_GE(file.size(), 112U) << name;
+      file.replace(40, 8, 8, '\0');
+      file.replace(80, 32, 32, '\0');
+      return file;
+    };
+    EXPECT_EQ(bytes(sharded), bytes(options_.directory)) << name;
+  }
+}
+
+TEST_F(VectorCacheTest, FillingRefusesWhatCannotBeCached) {
+  FakeEncoder corpus_statistics;
+  corpus_statistics.independent = false;
+  CacheReport report;
+  EXPECT_THROW(fill_vector_cache(corpus_statistics, corpus_, options_, {}, report), UsageError);
+  FakeEncoder encoder;
+  auto disabled = options_;
+  disabled.enabled = false;
+  EXPECT_THROW(fill_vector_cache(encoder, corpus_, disabled, {}, report), UsageError);
+  auto no_folder = options_;
+  no_folder.directory.clear();
+  EXPECT_THROW(fill_vector_cache(encoder, corpus_, no_folder, {}, report), UsageError);
+  EXPECT_THROW(fill_vector_cache(encoder, corpus_, options_, {.index = 2, .count = 2}, report), UsageError);
+  const fs::path blocker = root_ / "not-a-folder";
+  std::ofstream(blocker) << "a file where the cache folder should be";
+  auto unwritable = options_;
+  unwritable.directory = blocker / "cache";
+  EXPECT_THROW(fill_vector_cache(encoder, corpus_, unwritable, {}, report), IoError);
+  EXPECT_EQ(encoder.calls, 0U);
+}
+
+TEST_F(VectorCacheTest, EachChunkIsAnnouncedBeforeThePreviousOneIsEncoded) {
+  FakeEncoder first;
+  CacheReport report;
+  (void)encode(first, corpus_, report);
+  // Chunks start at d0, d4, d8: the encoder hears of the next chunk before encoding the current one,
+  // and a final empty announcement cancels whatever it prepared.
+  EXPECT_EQ(first.protocol, (std::vector<std::string>{"next d4", "encode d0", "next d8", "encode d4", "encode d8",
+                                                      "next none"}));
+  // Only missing chunks are announced; an interruption cancels the preparation too.
+  fs::remove(report.path / "chunk-000001.bin");
+  fs::remove(report.path / "chunk-000002.bin");
+  FakeEncoder resumed;
+  resumed.fail_on_call = 0;
+  EXPECT_THROW((void)encode(resumed, corpus_, report), Interrupted);
+  EXPECT_EQ(resumed.protocol, (std::vector<std::string>{"next d8", "encode d4", "next none"}));
 }
 
 }  // namespace

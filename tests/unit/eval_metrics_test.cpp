@@ -556,7 +556,9 @@ TEST_F(TrecRunFile, RoundTripKeepsEveryFloatScoreExactly) {
       EXPECT_EQ(read_docs[r].score, docs[order[r]].score) << query << " " << read_docs[r].doc_id;
     }
   }
-  EXPECT_FALSE(std::filesystem::exists(path.string() + ".tmp." + std::to_string(::getpid())));
+  for (const auto& entry : std::filesystem::directory_iterator(path.parent_path())) {
+    EXPECT_EQ(entry.path(), path) << "left behind: " << entry.path();
+  }
 }
 
 TEST_F(TrecRunFile, WritesSortedQueriesRanksAndShortestScores) {

@@ -15,5 +15,6 @@ void add_tokenize_command(CLI::App& app, GlobalOptions& global);  // a model's t
 void add_report_command(CLI::App& app, GlobalOptions& global);    // the results page from the results JSON files
 void add_generate_command(CLI::App& app, GlobalOptions& global);  // a synthetic LIMIT-style dataset, seeded
 void add_compare_command(CLI::App& app, GlobalOptions& global);   // paired significance tests between result files
+void add_encode_command(CLI::App& app, GlobalOptions& global);    // a corpus (or one shard of it) into the vector cache
 
 }  // namespace limit_eval::cli

@@ -24,6 +24,10 @@ struct ModelOptions {
 };
 void add_model_options(CLI::App& app, ModelOptions& options);
 
+// The manifest.json that identifies --model's exported folder in the vector cache; empty for the
+// built-in BM25. Resolving it checks the model reference (a mistyped name fails at once).
+std::filesystem::path model_manifest(const ModelOptions& options);
+
 // The encoder --model names, on the device/dtype/batch size the options ask for (BM25 runs on the
 // CPU in fp32, unbatched: it warns when any of these options was given).
 std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options, std::size_t threads);

@@ -34,6 +34,8 @@ struct DataOptions {
 };
 void add_data_options(CLI::App& app, DataOptions& options);
 std::filesystem::path resolve_data_root(const DataOptions& options);
+// Loads the dataset --dataset names and logs its size; `seconds` receives the loading time.
+data::Dataset load_dataset(const DataOptions& options, double& seconds);
 
 struct MetricOptions {
   std::vector<int> k_values{2, 10, 20, 100};  // sorted and without duplicates once parsed
@@ -60,11 +62,12 @@ struct RetrievalOptions {
 };
 void add_retrieval_options(CLI::App& app, RetrievalOptions& options);
 
+// --cache-dir, and --no-cache where the command can run without the cache (offer_no_cache).
 struct CacheOptions {
   bool disabled = false;             // --no-cache
   std::filesystem::path directory;  // empty: $LIMIT_EVAL_CACHE_DIR, else ~/.cache/limit-eval/vectors
 };
-void add_cache_options(CLI::App& app, CacheOptions& options);
+void add_cache_options(CLI::App& app, CacheOptions& options, bool offer_no_cache = true);
 // The cache root; empty when none can be determined (no option, variable or HOME).
 std::filesystem::path resolve_cache_dir(const CacheOptions& options);
 

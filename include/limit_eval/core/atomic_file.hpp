@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string_view>
@@ -9,6 +10,12 @@ namespace limit_eval {
 // Writes a file under a temporary name in the destination folder and renames it into place on
 // commit(), so readers never see a half-written file. Without commit() the temporary is removed.
 // Missing parent folders are created.
+//
+// The temporary is "<file>.tmp.<pid>.<n>.<host>": unique to the host, the process and the writer,
+// so that processes (or threads) writing the same file at once, also from several machines on a
+// shared file system, never write into each other's temporary; the last rename wins, and every
+// rename puts a whole file in place. commit() flushes the file to disk before the rename and the
+// folder after it, so a crash of the machine cannot leave a renamed file with missing contents.
 class AtomicFileWriter {
  public:
   explicit AtomicFileWriter(std::filesystem::path destination);
@@ -26,6 +33,14 @@ class AtomicFileWriter {
   bool committed_ = false;
 };
 
+// The temporary name of `destination` for writer number `writer` of process `pid` on this host.
+std::filesystem::path atomic_temporary_path(const std::filesystem::path& destination, long pid, std::uint64_t writer);
+
 void write_file_atomically(const std::filesystem::path& destination, std::string_view contents);
+
+// Removes the temporaries that writers killed before commit() left in `folder`: those made on this
+// host by a process that no longer exists. Those of live processes, and of other hosts sharing the
+// folder, are left alone. Errors are ignored (a temporary left behind is harmless).
+void remove_abandoned_temporaries(const std::filesystem::path& folder);
 
 }  // namespace limit_eval

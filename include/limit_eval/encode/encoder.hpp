@@ -44,6 +44,12 @@ class SparseEncoder {
   // the corpus may be encoded in chunks, cached and resumed (see encode/vector_cache.hpp).
   [[nodiscard]] virtual bool documents_are_independent() const { return false; }
 
+  // The documents of the encode_documents call after the next one (the next chunk of a corpus), so
+  // that the encoder may prepare them (tokenize) on other threads while the next call encodes;
+  // results never depend on it. They must stay alive until the call that takes them, or until an
+  // empty span cancels the preparation (which waits for it to stop).
+  virtual void prepare_next_documents(std::span<const data::Document> next) { (void)next; }
+
   // The bar of the stage that calls encode_documents (nullptr: none). An encoder built into
   // limit-eval needs nothing of it: its bars nest in the stage's by themselves (ProgressBar). One
   // in the neural plugin, which carries its own copy of the core module, is handed it here and

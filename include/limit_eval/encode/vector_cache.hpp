@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,6 +52,23 @@ inline constexpr std::uint32_t kVectorCacheFormatVersion = 1;
 // Documents per chunk. Part of the key: the neural encoder batches the documents of one call
 // by length, so chunk boundaries decide which documents share a batch.
 inline constexpr std::size_t kCacheChunkDocuments = 2048;
+
+// A deterministic slice of a corpus's chunks, for sharded encoding (`limit-eval encode --shard`):
+// shard `index` (0-based) of `count` takes the contiguous chunks [ceil(index * C / count),
+// ceil((index + 1) * C / count)) of the corpus's C chunks, so the shards cover every chunk once and
+// differ in size by one chunk at most (the last shards are empty when there are more than chunks). Every shard computes the whole corpus's key, so all of them fill
+// one cache folder.
+struct ChunkShard {
+  std::size_t index = 0;
+  std::size_t count = 1;
+};
+
+// The chunks [first, last) that `shard` takes out of `chunks`; empty when there are more shards
+// than chunks. Throws UsageError when index >= count or count == 0.
+[[nodiscard]] std::pair<std::size_t, std::size_t> shard_chunks(std::size_t chunks, ChunkShard shard);
+
+// Chunks of the corpus: ceil(documents / chunk_documents).
+[[nodiscard]] std::size_t chunk_count(std::size_t documents, std::size_t chunk_documents);
 
 struct VectorCacheOptions {
   bool enabled = true;
@@ -121,7 +139,10 @@ struct ChunkFile {
   sparse::CsrMatrix vectors;
 };
 
-// Writes a chunk file atomically (temporary name, then rename); throws IoError.
+// Writes a chunk file atomically (a temporary name unique to this host, process and call, flushed
+// to disk, then renamed), so that processes storing the same chunk into one cache folder at once
+// never expose a partial file: the last rename wins, and each one is a whole chunk holding the same
+// vectors (only the recorded encoding time differs). Throws IoError.
 void write_chunk_file(const std::filesystem::path& path, const ChunkHeader& header, const sparse::CsrMatrix& vectors);
 
 // Reads and verifies a chunk file against what it must hold (all of `expected`'s fields but
@@ -137,5 +158,15 @@ void write_chunk_file(const std::filesystem::path& path, const ChunkHeader& head
 // storing. Errors of the encoder itself propagate; chunks stored before them stay stored.
 [[nodiscard]] sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const data::Document> corpus,
                                                      const VectorCacheOptions& options, CacheReport& report);
+
+// Encodes the chunks of `shard` that the cache lacks (or holds damaged) and stores them,
+// without keeping or returning vectors: memory stays at one chunk whatever the corpus size. The
+// chunks, key and folder are those encode_corpus_cached uses, so a later evaluation of the same
+// model, corpus and settings finds every chunk that the shards stored. Unlike
+// encode_corpus_cached, a cache that cannot be written is an error: UsageError when the cache is
+// disabled or has no folder, or when the encoder's vectors depend on the whole corpus (BM25);
+// IoError when the folder or a chunk cannot be written. report.chunks_* count the shard's chunks.
+void fill_vector_cache(SparseEncoder& encoder, std::span<const data::Document> corpus,
+                       const VectorCacheOptions& options, ChunkShard shard, CacheReport& report);
 
 }  // namespace limit_eval::encode

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <future>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -35,11 +38,25 @@ class NeuralSparseEncoder final : public encode::SparseEncoder {
   [[nodiscard]] std::size_t max_batch_tokens() const override { return document_model_->max_batch_tokens(); }
   [[nodiscard]] bool documents_are_independent() const override { return true; }
   void set_stage_progress(ProgressBar* stage) override { stage_progress_ = stage; }
+  // Tokenizes them on another thread while the model encodes the current documents.
+  void prepare_next_documents(std::span<const data::Document> next) override;
 
  private:
   [[nodiscard]] std::unique_ptr<encode::QueryEncoder> make_query_encoder() const;
   [[nodiscard]] std::string query_encoder_summary() const;
 
+  // Token ids of documents being tokenized ahead of the model (a queue of one chunk: tokenization
+  // is a small share of the model's time, so one chunk ahead keeps the model from waiting).
+  struct TokenizedAhead {
+    std::span<const data::Document> documents;
+    std::future<std::vector<std::vector<std::uint32_t>>> token_ids;
+  };
+  [[nodiscard]] std::vector<std::vector<std::uint32_t>> document_token_ids(std::span<const data::Document> corpus,
+                                                                         std::size_t threads) const;
+  void cancel_tokenized_ahead();
+
+  std::span<const data::Document> next_documents_;
+  std::optional<TokenizedAhead> tokenized_ahead_;
   ProgressBar* stage_progress_ = nullptr;  // limit-eval's bar of the encoding stage, if any
   encode::ModelManifest manifest_;
   DeviceOptions options_;
