@@ -1,11 +1,8 @@
 #include "limit_eval/encode/vector_cache.hpp"
 
-#include <signal.h>
-
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -17,6 +14,7 @@
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/checksum.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/file_name.hpp"
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/core/version.hpp"
 
@@ -145,40 +143,8 @@ std::optional<std::string> invalid_matrix_reason(const sparse::CsrMatrix& m) {
 
 // ---- cache folder ----------------------------------------------------------------------------
 
-std::string folder_safe(std::string_view name) {
-  std::string safe;
-  for (const char c : name) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.';
-    safe.push_back(keep ? c : '_');
-  }
-  if (safe.empty() || safe.front() == '.') safe.insert(safe.begin(), '_');
-  return safe.substr(0, 64);
-}
-
 std::filesystem::path chunk_path(const std::filesystem::path& folder, std::size_t index) {
   return folder / fmt::format("chunk-{:06}.bin", index);
-}
-
-// AtomicFileWriter names its temporary "<file>.tmp.<pid>"; a process killed while writing leaves
-// it behind. Those of processes that no longer exist are removed.
-void remove_abandoned_temporaries(const std::filesystem::path& folder) {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-    const std::string name = entry.path().filename().string();
-    const auto marker = name.rfind(".tmp.");
-    if (marker == std::string::npos) continue;
-    const std::string pid_text = name.substr(marker + 5);
-    const bool is_pid = !pid_text.empty() && pid_text.size() < 10 &&
-                        std::all_of(pid_text.begin(), pid_text.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!is_pid) continue;
-    const auto pid = static_cast<pid_t>(std::stol(pid_text));
-    if (::kill(pid, 0) == -1 && errno == ESRCH) {
-      std::error_code ignored;
-      std::filesystem::remove(entry.path(), ignored);
-      spdlog::debug("removed {}, left by an interrupted run", entry.path().string());
-    }
-  }
 }
 
 std::string chunks_phrase(std::size_t count) { return fmt::format("{} chunk{}", count, count == 1 ? "" : "s"); }
@@ -365,8 +331,8 @@ class CorpusChunks {
 sparse::CsrMatrix encode_chunk(SparseEncoder& encoder, std::span<const data::Document> documents) {
   sparse::CsrMatrix vectors = encoder.encode_documents(documents);
   if (vectors.rows != documents.size() || vectors.cols != encoder.dimensions()) {
-    throw Error(fmt::format("model {} returned a {}x{} matrix for {} documents over {} dimensions", encoder.name(),
-                            vectors.rows, vectors.cols, documents.size(), encoder.dimensions()));
+    throw ModelError(fmt::format("model {} returned a {}x{} matrix for {} documents over {} dimensions", encoder.name(),
+                                 vectors.rows, vectors.cols, documents.size(), encoder.dimensions()));
   }
   return vectors;
 }
@@ -485,7 +451,7 @@ sparse::CsrMatrix encode_corpus_cached(SparseEncoder& encoder, std::span<const d
     key = make_cache_key(encoder, corpus, options);
     report.key = key->digest;
     report.path = std::filesystem::absolute(options.directory) /
-                  fmt::format("{}-{}", folder_safe(encoder.name()), key->digest.substr(0, 16));
+                  fmt::format("{}-{}", file_name_part(encoder.name()).substr(0, 64), key->digest.substr(0, 16));
     const auto problem = prepare_folder(report.path, *key);
     can_store = !problem;
     if (problem) report.store_error = *problem;

@@ -41,7 +41,7 @@ class DocumentModel {
   DocumentModel& operator=(const DocumentModel&) = delete;
 
   // Encodes token-id sequences (special tokens included, already truncated) into rows of a
-  // vocab_size-column matrix; NonFiniteWeightError names the first document with a NaN/inf weight.
+  // vocab_size-column matrix; DocumentVectorError names the first document with a NaN/inf weight.
   // vocab_size-column matrix, in input order. Sequences are batched by length to avoid padding.
   [[nodiscard]] sparse::CsrMatrix encode(const std::vector<std::vector<std::uint32_t>>& documents) const;
 
@@ -57,11 +57,12 @@ class DocumentModel {
   std::unique_ptr<Impl> impl_;
 };
 
-// A document whose pooled vector holds a NaN or an infinity (the model overflowed, typically in
-// fp16/bf16). Thrown while encoding, before anything is cached or scored.
-class NonFiniteWeightError : public ModelError {
+// A document whose pooled vector is invalid: a NaN or an infinity (the model overflowed, typically
+// in fp16/bf16), or entries that are not a sparse vector over the vocabulary. Thrown while
+// encoding, before anything is cached or scored.
+class DocumentVectorError : public ModelError {
  public:
-  NonFiniteWeightError(std::size_t document_index, const std::string& message)
+  DocumentVectorError(std::size_t document_index, const std::string& message)
       : ModelError(message), document_index_(document_index) {}
   [[nodiscard]] std::size_t document_index() const { return document_index_; }
 
