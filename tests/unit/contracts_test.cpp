@@ -17,6 +17,7 @@
 #include "limit_eval/encode/bm25_encoder.hpp"
 #include "limit_eval/encode/static_query_encoder.hpp"
 #include "limit_eval/eval/metrics.hpp"
+#include "limit_eval/report/table.hpp"
 #include "limit_eval/sparse/csr.hpp"
 #include "limit_eval/sparse/efficiency.hpp"
 #include "limit_eval/sparse/retrieval.hpp"
@@ -164,6 +165,13 @@ TEST(StaticQueryEncoderContract, WeightsMustCoverEveryTokenIdAndBeFinite) {
   const std::vector<data::Query> queries{{"q", "abc"}};
   const CsrMatrix vectors = encoder.encode(queries);
   EXPECT_EQ(vectors.indices, std::vector<std::uint32_t>{3});
+}
+
+// ---- report tables ------------------------------------------------------------------------------
+
+TEST(MarkdownGridContract, EveryRowHasAsManyCellsAsTheHeader) {
+  EXPECT_THROW((void)report::markdown_grid({"a", "b"}, {{"1", "2"}, {"3"}}), ContractError);
+  EXPECT_EQ(report::markdown_grid({"a"}, {{"1"}}), "| a |\n| --- |\n| 1 |\n");
 }
 
 // ---- errors that used to leave with exit status 1 ----------------------------------------------
