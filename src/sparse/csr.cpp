@@ -1,7 +1,6 @@
 #include "limit_eval/sparse/csr.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -86,7 +85,9 @@ constexpr std::size_t kEntriesPerCacheLine = 64 / sizeof(CscMatrix::Entry);
 }  // namespace
 
 CscMatrix to_csc(const CsrMatrix& m, std::size_t threads, std::span<const std::uint8_t> keep_columns) {
-  assert(keep_columns.empty() || keep_columns.size() == m.cols);
+  if (!keep_columns.empty() && keep_columns.size() != m.cols) {
+    throw ContractError(fmt::format("to_csc: {} column flags for a matrix of {} columns", keep_columns.size(), m.cols));
+  }
   CscMatrix csc;
   csc.rows = m.rows;
   csc.cols = m.cols;

@@ -69,6 +69,14 @@ TEST(CsrBuilderContract, AddRowRefusesAColumnPastTheMatrix) {
   EXPECT_EQ(builder.rows(), 0U);
 }
 
+TEST(CscContract, ColumnFlagsCoverEveryColumn) {
+  const CsrMatrix m = matrix(3, {{{0, 1.0F}, {2, 1.0F}}});
+  const std::vector<std::uint8_t> two_flags{1, 1};
+  EXPECT_THROW((void)sparse::to_csc(m, 1, two_flags), ContractError);
+  const std::vector<std::uint8_t> three_flags{1, 0, 1};
+  EXPECT_EQ(sparse::to_csc(m, 1, three_flags).indptr, (std::vector<std::uint64_t>{0, 1, 1, 2}));
+}
+
 // ---- InvertedIndex -----------------------------------------------------------------------------
 
 TEST(InvertedIndexContract, RefusesAsManyIdsAsDocumentsOnly) {

@@ -69,7 +69,7 @@ struct CscMatrix {
 // The same matrix in column-major form. Large matrices are converted by up to `threads` threads
 // (0 = all hardware threads), each over its own range of rows; the result does not depend on
 // the thread count. keep_columns, when not empty, flags (non-zero) the columns to keep, one entry
-// per column: the others come out empty.
+// per column (ContractError otherwise): the others come out empty.
 CscMatrix to_csc(const CsrMatrix& m, std::size_t threads = 1, std::span<const std::uint8_t> keep_columns = {});
 
 // Transpose (CSR of the transpose).
