@@ -81,6 +81,15 @@ model_entries=()
 for name in $models; do model_entries+=("$name|"); done
 for folder in "${model_folders[@]}"; do model_entries+=("$(manifest_name "$folder")|$folder"); done
 
+# A name as part of a file name, as limit-eval writes it (core/file_name.hpp): a manifest's name
+# comes from whoever exported the model, and must not steer a log or result out of its folder.
+file_name_part() {  # name
+  local part
+  part="$(printf '%s' "$1" | LC_ALL=C tr -c 'A-Za-z0-9._-' '_')"
+  if [ -z "$part" ] || [ "${part:0:1}" = "." ]; then part="_$part"; fi
+  printf '%s\n' "${part:0:100}"
+}
+
 # A command for a message: each word quoted for the shell when it needs it.
 quoted() { local out="" word; for word in "$@"; do out+="${out:+ }$(printf '%q' "$word")"; done; echo "$out"; }
 
@@ -132,8 +141,8 @@ for entry in "${model_entries[@]}"; do
   for dataset in $datasets; do
     [ -z "${dataset_reason[$dataset]}" ] || continue
     dataset_name="$(basename "$dataset")"
-    log="$logs_dir/${name}_${dataset_name}.log"
-    output="$results_dir/$dataset_name/$name.json"
+    log="$logs_dir/$(file_name_part "$name")_$(file_name_part "$dataset_name").log"
+    output="$results_dir/$(file_name_part "$dataset_name")/$(file_name_part "$name").json"
     echo "run $name on $dataset_name (log: $log)" >&2
     start=$SECONDS
     "$bin" --model "${folder:-$name}" --dataset "$dataset" --output "$output" "${extra[@]}" >"$log" 2>&1

@@ -10,7 +10,7 @@
 
 #include "limit_eval/cli/commands.hpp"
 #include "limit_eval/core/error.hpp"
-#include "limit_eval/core/version.hpp"
+#include "limit_eval/core/resources.hpp"
 #include "limit_eval/data/generate.hpp"
 
 namespace limit_eval::cli {
@@ -20,8 +20,8 @@ struct GenerateCommandOptions {
   std::filesystem::path output;
   data::GenerateOptions generate;
   std::string attributes_per_document = "45";
-  std::filesystem::path attributes_file = std::filesystem::path(kSourceDir) / "data" / "limit-attributes.txt";
-  std::filesystem::path names_file = std::filesystem::path(kSourceDir) / "data" / "names.txt";
+  std::filesystem::path attributes_file = resource_dir() / "data" / "limit-attributes.txt";
+  std::filesystem::path names_file = resource_dir() / "data" / "names.txt";
   bool force = false;
 };
 

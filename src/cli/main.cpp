@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
   echo "Who likes Quokkas?" | limit-eval tokenize --model v3-gte --as query
   limit-eval encode --model v1 --dataset limit --shard 2/4   the 2nd quarter of the corpus into the cache
 
-Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 usage error,
-3 invalid data, 4 file error, 5 model error. See README.md for every option.)");
+Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 internal failure,
+2 usage error, 3 invalid data, 4 file error, 5 model error. See README.md for every option.)");
   app.set_version_flag("--version", fmt::format("limit-eval {} ({})", limit_eval::kVersion, limit_eval::kGitCommit));
   limit_eval::cli::GlobalOptions global;
   limit_eval::cli::add_global_options(app, global);
@@ -74,7 +74,10 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
   limit_eval::cli::add_generate_command(app, global);
   limit_eval::cli::add_compare_command(app, global);
   limit_eval::cli::add_encode_command(app, global);
-  app.parse_complete_callback([&] { configure_logging(global.log_level); });
+  app.parse_complete_callback([&] {
+    configure_logging(global.log_level);
+    limit_eval::cli::reject_inapplicable_options(app);
+  });
 
   try {
     app.parse(argc, argv);
@@ -101,6 +104,9 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
   } catch (const limit_eval::ModelError& e) {
     spdlog::error("{}", e.what());
     return exit_code(ExitCode::model);
+  } catch (const limit_eval::ContractError& e) {
+    spdlog::error("internal error (a bug in limit-eval; please report it): {}", e.what());
+    return exit_code(ExitCode::failure);
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());
     return exit_code(ExitCode::failure);

@@ -7,6 +7,7 @@
 
 #include "limit_eval/cli/options.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/resources.hpp"
 #include "limit_eval/core/version.hpp"
 #include "limit_eval/encode/bm25_encoder.hpp"
 #include "limit_eval/encode/registry.hpp"
@@ -63,11 +64,10 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
 #ifdef LIMIT_EVAL_NEURAL_PLUGIN
 namespace {
 
-// The plugin lives beside the executable. It stays loaded for the life of the process: the
-// encoders it creates run its code.
+// The plugin lives beside the executable in the build folder, and in <prefix>/lib/limit-eval once
+// installed. It stays loaded for the life of the process: the encoders it creates run its code.
 LimitEvalCreateNeuralEncoder load_neural_plugin() {
-  const auto executable = std::filesystem::read_symlink("/proc/self/exe");
-  const auto path = executable.parent_path() / LIMIT_EVAL_NEURAL_PLUGIN;
+  const auto path = plugin_dir() / LIMIT_EVAL_NEURAL_PLUGIN;
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     throw ModelError(fmt::format("cannot load the neural encoder plugin {}: {}", path.string(), ::dlerror()));

@@ -9,7 +9,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "limit_eval/core/error.hpp"
 #include "limit_eval/core/progress.hpp"
+#include "limit_eval/core/resources.hpp"
 #include "limit_eval/core/version.hpp"
 
 namespace limit_eval::cli {
@@ -31,14 +33,36 @@ CLI::Validator integer_in_range(long long min, long long max) {
       fmt::format("INT in [{} - {}]", min, max));
 }
 
+namespace {
+constexpr const char* kGlobalGroup = "Global";
+}  // namespace
+
 void add_global_options(CLI::App& app, GlobalOptions& options) {
-  auto* group = app.add_option_group("Global", "Options of every command, before or after the command's name");
+  auto* group = app.add_option_group(kGlobalGroup, "Options of every command, before or after the command's name");
   group->add_option("--log-level", options.log_level, "Log verbosity on stderr")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->default_str(options.log_level);
   group->add_option("-t,--threads", options.threads, "Worker threads (0: all cores)")
       ->check(integer_in_range(0, 4096))
       ->default_str(std::to_string(options.threads));
+}
+
+void reject_inapplicable_options(const CLI::App& app) {
+  const auto commands = app.get_subcommands();
+  if (commands.empty()) return;
+  const CLI::App& command = *commands.front();
+  for (const CLI::App* group : app.get_subcommands({})) {
+    if (!group->get_name().empty() || group->get_group() == kGlobalGroup) continue;  // a command, or global
+    for (const CLI::Option* option : group->get_options()) {
+      if (option->count() == 0) continue;
+      const std::string name = option->get_name();
+      const bool command_has_it = command.get_option_no_throw(name) != nullptr;
+      throw UsageError(fmt::format(
+          "{} is an option of the evaluation run (limit-eval without a command) and does not apply to '{} {}'{}", name,
+          app.get_name(), command.get_name(),
+          command_has_it ? fmt::format(": give it after '{}'", command.get_name()) : std::string{}));
+    }
+  }
 }
 
 void add_data_options(CLI::App& app, DataOptions& options) {
@@ -57,7 +81,7 @@ void add_data_options(CLI::App& app, DataOptions& options) {
 std::filesystem::path resolve_data_root(const DataOptions& options) {
   if (!options.data_root.empty()) return options.data_root;
   if (const char* env = std::getenv("LIMIT_EVAL_DATA_ROOT"); env != nullptr && *env != '\0') return env;
-  return std::filesystem::path(kSourceDir) / "data";
+  return resource_dir() / "data";
 }
 
 data::Dataset load_dataset(const DataOptions& options, double& seconds) {

@@ -11,7 +11,7 @@
 #include "limit_eval/cli/commands.hpp"
 #include "limit_eval/cli/options.hpp"
 #include "limit_eval/core/error.hpp"
-#include "limit_eval/core/version.hpp"
+#include "limit_eval/core/resources.hpp"
 #include "limit_eval/encode/registry.hpp"
 #include "limit_eval/report/published_results.hpp"
 #include "limit_eval/report/result_file.hpp"
@@ -29,9 +29,8 @@ struct ReportOptions {
 
 void write_report(const ReportOptions& options) {
   const auto output = options.output.empty() ? options.results / "README.md" : options.output;
-  const auto reference = options.reference.empty()
-                             ? std::filesystem::path(kSourceDir) / "reference" / "published-results.json"
-                             : options.reference;
+  const auto reference =
+      options.reference.empty() ? resource_dir() / "reference" / "published-results.json" : options.reference;
   // Everything is read and checked before anything is written.
   const auto results = report::read_results_folder(options.results);
   if (results.empty()) {

@@ -16,6 +16,7 @@
 #include "limit_eval/cli/options.hpp"
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/file_name.hpp"
 #include "limit_eval/core/id_lookup.hpp"
 #include "limit_eval/core/parallel.hpp"
 #include "limit_eval/core/progress.hpp"
@@ -98,6 +99,18 @@ eval::Run string_run(std::span<const std::string_view> query_ids, std::span<cons
     for (const auto& hit : hits[q]) ranked.push_back({std::string(doc_ids[hit.doc]), static_cast<double>(hit.score)});
   }
   return run;
+}
+
+// results/<dataset>/<model>.json. The model's name comes from its manifest, which others may
+// have written: the names are made safe file names, so the file stays under results/.
+std::filesystem::path default_output(const std::string& dataset, const std::string& model) {
+  const std::string dataset_part = file_name_part(dataset);
+  const std::string model_part = file_name_part(model);
+  if (dataset_part != dataset || model_part != model) {
+    spdlog::warn("dataset '{}' and model '{}' are written as '{}' and '{}' in the results file's name", dataset, model,
+                 dataset_part, model_part);
+  }
+  return std::filesystem::path("results") / dataset_part / (model_part + ".json");
 }
 
 void run(const RunOptions& options) {
@@ -231,9 +244,7 @@ void run(const RunOptions& options) {
   record.per_query = result.per_query;
 
   // Every output is complete before any is moved into place.
-  const auto output = options.output.empty()
-                          ? std::filesystem::path("results") / dataset.name / (encoder->name() + ".json")
-                          : options.output;
+  const auto output = options.output.empty() ? default_output(dataset.name, encoder->name()) : options.output;
   AtomicFileWriter results_file(output);
   report::write_result_file(results_file, record);
   std::vector<std::unique_ptr<AtomicFileWriter>> vector_files;
@@ -243,8 +254,10 @@ void run(const RunOptions& options) {
     vector_files.push_back(write_vectors(corpus_vectors_path, doc_ids, doc_vectors, *encoder));
     vector_files.push_back(write_vectors(query_vectors_path, query_ids, query_vectors, *encoder));
   }
+  std::optional<AtomicFileWriter> run_file;
   if (!options.run_file.empty()) {
-    eval::write_trec_run(options.run_file, string_run(query_ids, doc_ids, hits), "limit-eval-" + encoder->name());
+    run_file.emplace(options.run_file);
+    eval::write_trec_run(*run_file, string_run(query_ids, doc_ids, hits), "limit-eval-" + encoder->name());
   }
   if (!options.save_vectors.empty()) {
     for (const auto& path : {corpus_vectors_path, query_vectors_path}) {
@@ -253,6 +266,7 @@ void run(const RunOptions& options) {
     }
   }
   for (auto& file : vector_files) file->commit();
+  if (run_file) run_file->commit();
   results_file.commit();
   if (!options.save_vectors.empty()) {
     spdlog::info("vectors written to {} ({} documents) and {} ({} queries)", corpus_vectors_path.string(),

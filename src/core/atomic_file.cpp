@@ -8,6 +8,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -38,7 +40,6 @@ const std::string& host_part() {
   }();
   return host;
 }
-
 
 bool all_digits(std::string_view text) {
   return !text.empty() && text.size() < 20 && std::all_of(text.begin(), text.end(), [](char c) {
@@ -71,6 +72,31 @@ int sync_path(const std::filesystem::path& path, int flags) {
   return result;
 }
 
+// LIMIT_EVAL_CRASH_AT (see the header): true at the Nth call of this process (a forked child
+// counts from 0 again).
+bool reached_crash_point() {
+  const char* value = std::getenv("LIMIT_EVAL_CRASH_AT");
+  if (value == nullptr) return false;
+  static std::mutex mutex;
+  static pid_t counting_for = 0;
+  static long passed = 0;
+  const std::lock_guard lock(mutex);
+  if (counting_for != ::getpid()) {
+    counting_for = ::getpid();
+    passed = 0;
+  }
+  return ++passed == std::strtol(value, nullptr, 10);
+}
+
+[[noreturn]] void crash() {
+  ::kill(::getpid(), SIGKILL);
+  std::abort();  // not reached
+}
+
+void crash_point() {
+  if (reached_crash_point()) crash();
+}
+
 }  // namespace
 
 std::filesystem::path atomic_temporary_path(const std::filesystem::path& destination, long pid, std::uint64_t writer) {
@@ -86,10 +112,12 @@ AtomicFileWriter::AtomicFileWriter(std::filesystem::path destination) : destinat
     std::filesystem::create_directories(parent, ec);
     if (ec) throw IoError(parent, "cannot create folder: " + ec.message());
   }
+  remove_abandoned_temporaries(parent, destination_.filename().string() + ".tmp.");
   static std::atomic<std::uint64_t> writers{0};
   temporary_ = atomic_temporary_path(destination_, ::getpid(), writers.fetch_add(1));
   out_.open(temporary_, std::ios::binary | std::ios::trunc);
   if (!out_) throw IoError(destination_, "cannot open for writing");
+  crash_point();
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
@@ -105,13 +133,21 @@ void AtomicFileWriter::commit() {
   const bool ok = static_cast<bool>(out_);
   out_.close();
   if (!ok || out_.fail()) throw IoError(destination_, "write failed");
+  if (reached_crash_point()) {
+    // A kill while the data is being written leaves a partial temporary, as this one.
+    std::error_code ignored;
+    std::filesystem::resize_file(temporary_, std::filesystem::file_size(temporary_, ignored) / 2, ignored);
+    crash();
+  }
   if (const int error = sync_path(temporary_, 0); error != 0) {
     throw IoError(destination_, "write failed: cannot flush to disk: " + std::generic_category().message(error));
   }
+  crash_point();
   std::error_code ec;
   std::filesystem::rename(temporary_, destination_, ec);
   if (ec) throw IoError(destination_, "cannot move into place: " + ec.message());
   committed_ = true;
+  crash_point();
   // The rename itself reaches the disk with the folder; a file system that cannot flush a folder
   // (EINVAL) still renamed the file.
   const auto parent = destination_.parent_path().empty() ? std::filesystem::path(".") : destination_.parent_path();
@@ -124,10 +160,12 @@ void write_file_atomically(const std::filesystem::path& destination, std::string
   writer.commit();
 }
 
-void remove_abandoned_temporaries(const std::filesystem::path& folder) {
+void remove_abandoned_temporaries(const std::filesystem::path& folder, std::string_view prefix) {
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
-    const pid_t pid = local_writer(entry.path().filename().string());
+  for (const auto& entry : std::filesystem::directory_iterator(folder.empty() ? "." : folder, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with(prefix)) continue;
+    const pid_t pid = local_writer(name);
     if (pid <= 0 || pid == ::getpid()) continue;
     if (::kill(pid, 0) == -1 && errno == ESRCH) {
       std::error_code ignored;

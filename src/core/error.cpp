@@ -11,6 +11,8 @@ IoError::IoError(std::filesystem::path path, const std::string& what)
 DataError::DataError(std::filesystem::path path, std::size_t line, const std::string& what)
     : DataError(std::move(path), line, std::string{}, what) {}
 
+DataError::DataError(const std::string& what) : DataError({}, 0, std::string{}, what) {}
+
 DataError DataError::at_id(std::filesystem::path path, const std::string& id, const std::string& what) {
   return DataError(std::move(path), 0, id, what);
 }
@@ -24,7 +26,7 @@ std::string locate(const std::filesystem::path& path, std::size_t line, const st
 }  // namespace
 
 DataError::DataError(std::filesystem::path path, std::size_t line, std::string id, const std::string& message)
-    : Error(fmt::format("{}: {}", locate(path, line, id), message)),
+    : Error(path.empty() && id.empty() ? message : fmt::format("{}: {}", locate(path, line, id), message)),
       path_(std::move(path)),
       line_(line),
       id_(std::move(id)) {}

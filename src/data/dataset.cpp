@@ -46,6 +46,7 @@
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/core/suggest.hpp"
 #include "limit_eval/core/utf8.hpp"
+#include "limit_eval/core/resources.hpp"
 #include "limit_eval/core/version.hpp"
 
 namespace limit_eval::data {
@@ -320,7 +321,7 @@ Judgement parse_judgement(QrelsFormat format, std::string_view line, const fs::p
     case QrelsFormat::trec: return parse_trec_judgement(line, path, line_number);
     case QrelsFormat::automatic: break;
   }
-  throw Error("qrels format not resolved");
+  throw ContractError("parse_judgement: the qrels format is not resolved");
 }
 
 // The line on which (query_id, doc_id) first appears. Only called to word a duplicate error, so
@@ -338,13 +339,12 @@ std::size_t first_line_of_judgement(std::string_view contents, QrelsFormat forma
 
 // The command that downloads LIMIT into `root` (the download script writes <data root>/limit).
 std::string download_command(const fs::path& root) {
-  const fs::path source_dir(kSourceDir);
-  const fs::path script = source_dir / "scripts" / "download_data.sh";
+  const fs::path script = fs::path(kSourceDir) / "scripts" / "download_data.sh";
   std::error_code ec;
   fs::path folder = fs::absolute(root, ec).lexically_normal();
   if (!folder.has_filename()) folder = folder.parent_path();
   const fs::path data_root = folder.parent_path();
-  const bool default_root = fs::equivalent(data_root, source_dir / "data", ec);
+  const bool default_root = fs::equivalent(data_root, resource_dir() / "data", ec);
   return fmt::format("{}{} limit", default_root ? std::string{} : "LIMIT_EVAL_DATA_ROOT=" + shell_word(data_root.string()) + " ",
                      shell_word(script.string()));
 }

@@ -89,7 +89,7 @@ void append_json_string(std::string& out, std::string_view text) {
   while (position < text.size()) {
     char32_t code_point = 0;
     if (!next_code_point(text, position, code_point)) {
-      throw Error(fmt::format("cannot write as JSON, not valid UTF-8: {}", text));
+      throw DataError(fmt::format("cannot write as JSON, not valid UTF-8: {}", text));
     }
     switch (code_point) {
       case U'"': out += "\\\""; continue;

@@ -11,6 +11,7 @@
 #include "limit_eval/core/parallel.hpp"
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/text/bm25_analyzer.hpp"
+#include "limit_eval/text/wordpiece.hpp"
 
 // Reproduces bm25s 0.2.14 as MTEB's "bm25s" model runs it: bm25s.tokenize(texts, stopwords="en",
 // stemmer=Stemmer.Stemmer("english")), then bm25s.BM25() (method "lucene", k1 1.5, b 0.75,
@@ -46,7 +47,11 @@ std::vector<std::vector<std::string>> analyze_all(std::span<const Item> items, s
     text::Bm25Analyzer analyzer;  // libstemmer state is per thread
     constexpr std::size_t kReportEvery = 256;
     for (std::size_t i = begin; i < end; ++i) {
-      terms[i] = analyzer.analyze(text_of(items[i]));
+      try {
+        terms[i] = analyzer.analyze(text_of(items[i]));
+      } catch (const text::InvalidUtf8Error& e) {
+        throw DataError(fmt::format("'{}': invalid UTF-8 at byte {}", items[i].id, e.byte_offset()));
+      }
       if (progress != nullptr && (i - begin + 1) % kReportEvery == 0) progress->advance(kReportEvery);
     }
     if (progress != nullptr) progress->advance((end - begin) % kReportEvery);
@@ -86,8 +91,8 @@ nlohmann::json Bm25Encoder::describe() const {
 }
 
 sparse::CsrMatrix Bm25Encoder::encode_documents(std::span<const data::Document> corpus) {
-  if (corpus.empty()) throw Error("BM25: the corpus is empty, there is nothing to index");
-  if (corpus.size() > UINT32_MAX) throw Error("BM25: the corpus has more than 2^32 - 1 documents");
+  if (corpus.empty()) throw DataError("BM25: the corpus is empty, there is nothing to index");
+  if (corpus.size() > UINT32_MAX) throw DataError("BM25: the corpus has more than 2^32 - 1 documents");
 
   // Analysis is most of the time: the bar counts analysed documents (nested in the stage's bar).
   ProgressBar progress("BM25: analysing documents", corpus.size());
@@ -171,7 +176,7 @@ sparse::CsrMatrix Bm25Encoder::encode_documents(std::span<const data::Document> 
 }
 
 sparse::CsrMatrix Bm25Encoder::encode_queries(std::span<const data::Query> queries) {
-  if (!fitted_) throw Error("BM25: encode_documents must index a corpus before queries are encoded");
+  if (!fitted_) throw ContractError("BM25: encode_documents must index a corpus before queries are encoded");
   std::vector<std::vector<std::string>> query_terms =
       analyze_all(queries, threads_, [](const data::Query& query) -> const std::string& { return query.text; });
 

@@ -1,5 +1,6 @@
 #include "limit_eval/encode/model_folder.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -47,6 +48,16 @@ class ManifestReader {
     if (it == parent.end()) return fallback;
     if (!it->is_boolean()) fail(fmt::format("'{}{}' must be true or false", where, key));
     return it->get<bool>();
+  }
+  // A file of the model folder, named relative to it; a name that would reach outside the folder
+  // (absolute, or with a '..' component) is refused.
+  std::filesystem::path file(const std::filesystem::path& folder, const std::string& relative,
+                             const std::string& field) const {
+    const std::filesystem::path name(relative);
+    if (relative.empty() || name.is_absolute() || std::find(name.begin(), name.end(), "..") != name.end()) {
+      fail(fmt::format("'{}' is '{}': it must name a file inside the model folder", field, relative));
+    }
+    return folder / name;
   }
   std::size_t positive(const json& parent, const char* key, const std::string& where) const {
     const auto it = parent.find(key);
@@ -100,7 +111,7 @@ std::string reexport_command(const json& raw, const std::filesystem::path& folde
 MlmEncoderSpec read_mlm_spec(const ManifestReader& read, const json& side, const std::string& where,
                              int format_version, const std::filesystem::path& folder) {
   MlmEncoderSpec spec;
-  spec.file = folder / read.string(side, "file", where);
+  spec.file = read.file(folder, read.string(side, "file", where), where + "file");
   spec.architecture = read.string_or(side, "architecture", "", where);
   spec.max_seq_length = read.positive(side, "max_seq_length", where);
   spec.add_special_tokens = read.boolean(side, "add_special_tokens", true, where);
@@ -144,7 +155,7 @@ QueryEncoderSpec read_query_spec(const ManifestReader& read, const json& query, 
   if (spec.kind != "static_weights") {
     read.fail(fmt::format("query_encoder.kind '{}' is not supported (\"static_weights\" or \"mlm\")", spec.kind));
   }
-  spec.file = folder / read.string(query, "file", where);
+  spec.file = read.file(folder, read.string(query, "file", where), where + "file");
   if (read.string_or(query, "dtype", "float32", where) != "float32") {
     read.fail("query_encoder.dtype must be \"float32\"");
   }
@@ -197,9 +208,9 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   const json& tok = read.object(raw, "tokenizer", "");
   m.tokenizer.kind = read.string(tok, "kind", "tokenizer.");
   if (m.tokenizer.kind == "wordpiece") {
-    m.tokenizer.vocab_file = folder / read.string(tok, "vocab_file", "tokenizer.");
+    m.tokenizer.vocab_file = read.file(folder, read.string(tok, "vocab_file", "tokenizer."), "tokenizer.vocab_file");
   } else if (m.tokenizer.kind == "sentencepiece") {
-    m.tokenizer.model_file = folder / read.string(tok, "model_file", "tokenizer.");
+    m.tokenizer.model_file = read.file(folder, read.string(tok, "model_file", "tokenizer."), "tokenizer.model_file");
   } else {
     read.fail(fmt::format("tokenizer.kind '{}' is not supported (\"wordpiece\" or \"sentencepiece\")",
                           m.tokenizer.kind));
@@ -236,7 +247,7 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
     if (!files.contains(relative)) read.fail(fmt::format("'files' does not list '{}'", relative));
   }
   for (const auto& [relative, entry] : files.items()) {
-    const auto path = folder / relative;
+    const auto path = read.file(folder, relative, "files." + relative);
     if (!std::filesystem::is_regular_file(path)) {
       throw ModelError(fmt::format("{}: missing from the model folder (listed in manifest.json)", path.string()));
     }

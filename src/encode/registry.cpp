@@ -8,6 +8,7 @@
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/core/suggest.hpp"
+#include "limit_eval/core/resources.hpp"
 #include "limit_eval/core/version.hpp"
 
 namespace limit_eval::encode {
@@ -23,10 +24,10 @@ bool looks_like_path(const std::string& value) {
 
 std::filesystem::path default_models_root() {
   if (const char* env = std::getenv("LIMIT_EVAL_MODELS_ROOT"); env != nullptr && *env != '\0') return env;
-  return std::filesystem::path(kSourceDir) / "models";
+  return resource_dir() / "models";
 }
 
-std::filesystem::path model_registry_path() { return std::filesystem::path(kSourceDir) / "models" / "registry.json"; }
+std::filesystem::path model_registry_path() { return resource_dir() / "models" / "registry.json"; }
 
 nlohmann::json read_model_registry() {
   const auto path = model_registry_path();

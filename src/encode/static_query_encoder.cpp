@@ -1,7 +1,13 @@
 #include "limit_eval/encode/static_query_encoder.hpp"
 
 #include <algorithm>
-#include <cassert>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "limit_eval/core/error.hpp"
 
 namespace limit_eval::encode {
 
@@ -12,7 +18,18 @@ StaticQueryEncoder::StaticQueryEncoder(const text::Tokenizer& tokenizer, std::ve
       max_length_(max_length),
       add_special_tokens_(add_special_tokens),
       threads_(threads) {
-  assert(weights_.size() >= tokenizer_.id_limit());
+  if (weights_.size() < tokenizer_.id_limit()) {
+    throw ModelError(fmt::format("query weights cover {} token ids, but the tokenizer produces ids up to {}",
+                                 weights_.size(), tokenizer_.id_limit() - 1));
+  }
+  if (weights_.size() > std::numeric_limits<std::uint32_t>::max()) {
+    throw ModelError(fmt::format("{} query weights: more columns than a sparse vector can have", weights_.size()));
+  }
+  for (std::size_t id = 0; id < weights_.size(); ++id) {
+    if (!std::isfinite(weights_[id])) {
+      throw ModelError(fmt::format("query weight {} of token id {} is not a finite number", weights_[id], id));
+    }
+  }
 }
 
 sparse::CsrMatrix StaticQueryEncoder::encode(std::span<const data::Query> queries) const {

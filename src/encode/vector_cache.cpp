@@ -14,6 +14,7 @@
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/checksum.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/file_name.hpp"
 #include "limit_eval/core/progress.hpp"
 #include "limit_eval/core/version.hpp"
 
@@ -141,17 +142,6 @@ std::optional<std::string> invalid_matrix_reason(const sparse::CsrMatrix& m) {
 }
 
 // ---- cache folder ----------------------------------------------------------------------------
-
-std::string folder_safe(std::string_view name) {
-  std::string safe;
-  for (const char c : name) {
-    const bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.';
-    safe.push_back(keep ? c : '_');
-  }
-  if (safe.empty() || safe.front() == '.') safe.insert(safe.begin(), '_');
-  return safe.substr(0, 64);
-}
 
 std::filesystem::path chunk_path(const std::filesystem::path& folder, std::size_t index) {
   return folder / fmt::format("chunk-{:06}.bin", index);
@@ -359,8 +349,8 @@ class CorpusChunks {
 sparse::CsrMatrix encode_chunk(SparseEncoder& encoder, std::span<const data::Document> documents) {
   sparse::CsrMatrix vectors = encoder.encode_documents(documents);
   if (vectors.rows != documents.size() || vectors.cols != encoder.dimensions()) {
-    throw Error(fmt::format("model {} returned a {}x{} matrix for {} documents over {} dimensions", encoder.name(),
-                            vectors.rows, vectors.cols, documents.size(), encoder.dimensions()));
+    throw ModelError(fmt::format("model {} returned a {}x{} matrix for {} documents over {} dimensions", encoder.name(),
+                                 vectors.rows, vectors.cols, documents.size(), encoder.dimensions()));
   }
   return vectors;
 }
@@ -467,7 +457,7 @@ void open_cache(SparseEncoder& encoder, std::span<const data::Document> corpus, 
     work.key = make_cache_key(encoder, corpus, options);
     report.key = work.key->digest;
     report.path = std::filesystem::absolute(options.directory) /
-                  fmt::format("{}-{}", folder_safe(encoder.name()), work.key->digest.substr(0, 16));
+                  fmt::format("{}-{}", file_name_part(encoder.name()).substr(0, 64), work.key->digest.substr(0, 16));
     const auto problem = prepare_folder(report.path, *work.key);
     work.can_store = !problem;
     if (problem) report.store_error = *problem;

@@ -46,14 +46,14 @@ void check_rankable(std::string_view query_id, const std::vector<ScoredDoc>& doc
   for (const std::size_t position : positions) {
     const ScoredDoc& doc = docs[position];
     if (std::isnan(doc.score)) {
-      throw Error(fmt::format("run of query '{}': document '{}' has a NaN score", query_id, doc.doc_id));
+      throw DataError(fmt::format("run of query '{}': document '{}' has a NaN score", query_id, doc.doc_id));
     }
     id_scratch.emplace_back(doc.doc_id);
   }
   std::sort(id_scratch.begin(), id_scratch.end());
   const auto duplicate = std::adjacent_find(id_scratch.begin(), id_scratch.end());
   if (duplicate != id_scratch.end()) {
-    throw Error(fmt::format("run of query '{}': document '{}' is retrieved more than once", query_id, *duplicate));
+    throw DataError(fmt::format("run of query '{}': document '{}' is retrieved more than once", query_id, *duplicate));
   }
 }
 
@@ -277,7 +277,17 @@ EvalResult evaluate(const data::Qrels& qrels, const Run& run, const EvalOptions&
 EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string_view> query_ids,
                            std::span<const std::string_view> doc_ids, const std::vector<std::vector<sparse::Hit>>& hits,
                            const EvalOptions& options, std::size_t threads) {
-  assert(hits.size() == query_ids.size());
+  if (hits.size() != query_ids.size()) {
+    throw ContractError(fmt::format("evaluate_ranked: {} hit lists for {} query ids", hits.size(), query_ids.size()));
+  }
+  for (std::size_t q = 0; q < hits.size(); ++q) {
+    for (const sparse::Hit& hit : hits[q]) {
+      if (hit.doc >= doc_ids.size()) {
+        throw ContractError(fmt::format("evaluate_ranked: query '{}' retrieved row {} of {} documents", query_ids[q],
+                                        hit.doc, doc_ids.size()));
+      }
+    }
+  }
   const MetricPlan plan(options);
   constexpr auto kNoRow = std::numeric_limits<std::uint32_t>::max();
 
@@ -319,7 +329,7 @@ EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string
       // What evaluate() refuses, in its order: a NaN score first, then the smallest duplicate id.
       for (const sparse::Hit& hit : kept) {
         if (std::isnan(hit.score)) {
-          throw Error(fmt::format("run of query '{}': document '{}' has a NaN score", query_id, doc_ids[hit.doc]));
+          throw DataError(fmt::format("run of query '{}': document '{}' has a NaN score", query_id, doc_ids[hit.doc]));
         }
       }
       const std::string_view* duplicate = nullptr;
@@ -329,12 +339,18 @@ EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string
         }
       }
       if (duplicate != nullptr) {
-        throw Error(fmt::format("run of query '{}': document '{}' is retrieved more than once", query_id, *duplicate));
+        throw DataError(
+            fmt::format("run of query '{}': document '{}' is retrieved more than once", query_id, *duplicate));
       }
-      assert(std::is_sorted(kept.begin(), kept.end(), [&](const sparse::Hit& a, const sparse::Hit& b) {
-        return ranks_before(ScoredDoc{std::string(doc_ids[a.doc]), a.score},
-                            ScoredDoc{std::string(doc_ids[b.doc]), b.score});
-      }));
+      const auto out_of_order =
+          std::adjacent_find(kept.begin(), kept.end(), [&](const sparse::Hit& a, const sparse::Hit& b) {
+            return b.score != a.score ? b.score > a.score : doc_ids[b.doc] > doc_ids[a.doc];
+          });
+      if (out_of_order != kept.end()) {
+        throw ContractError(
+            fmt::format("evaluate_ranked: the hits of query '{}' are not in rank order at document '{}'", query_id,
+                        doc_ids[std::next(out_of_order)->doc]));
+      }
 
       scratch.judgement_values.clear();
       for (const auto& [doc_id, value] : judgements->second) {
@@ -348,7 +364,7 @@ EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string
         if (const std::uint32_t row = row_of(doc_id); row != kNoRow) value_of_row[row] = 0;
       }
       if (!result.per_query.emplace(query_id, evaluate_query(plan, scratch)).second) {
-        throw Error(fmt::format("query '{}' appears twice in the run", query_id));
+        throw DataError(fmt::format("query '{}' appears twice in the run", query_id));
       }
     }
   };
@@ -367,7 +383,7 @@ EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string
     result.run_queries_without_qrels += partial[part].run_queries_without_qrels;
     result.per_query.merge(partial[part].per_query);
     if (!partial[part].per_query.empty()) {  // left behind: already in another part
-      throw Error(fmt::format("query '{}' appears twice in the run", partial[part].per_query.begin()->first));
+      throw DataError(fmt::format("query '{}' appears twice in the run", partial[part].per_query.begin()->first));
     }
   }
   // The query ids are distinct, so the qrels' queries without a run are those not evaluated.

@@ -29,7 +29,7 @@ bool is_writable_field(std::string_view value) {
 
 void check_writable_field(std::string_view what, std::string_view value) {
   if (!is_writable_field(value)) {
-    throw Error(fmt::format("cannot write a TREC run: {} '{}' is empty or contains whitespace", what, value));
+    throw DataError(fmt::format("cannot write a TREC run: {} '{}' is empty or contains whitespace", what, value));
   }
 }
 
@@ -64,8 +64,8 @@ class TrecIdMapper {
   const std::string& map(const std::string& id, std::string_view what) {
     auto [it, inserted] = original_of_.try_emplace(trec_id(id), id);
     if (!inserted && it->second != id) {
-      throw Error(fmt::format("cannot write a TREC run: {} ids '{}' and '{}' both become '{}'", what, it->second, id,
-                              it->first));
+      throw DataError(fmt::format("cannot write a TREC run: {} ids '{}' and '{}' both become '{}'", what, it->second,
+                                  id, it->first));
     }
     return it->first;
   }
@@ -134,26 +134,31 @@ data::Qrels trec_compatible_qrels(const data::Qrels& qrels, const std::filesyste
 }
 
 void write_trec_run(const std::filesystem::path& path, const Run& run, const std::string& tag) {
+  AtomicFileWriter writer(path);
+  write_trec_run(writer, run, tag);
+  writer.commit();
+}
+
+void write_trec_run(AtomicFileWriter& writer, const Run& run, const std::string& tag) {
   check_writable_field("run tag", tag);
   std::vector<const std::string*> query_ids;
   query_ids.reserve(run.size());
   for (const auto& entry : run) query_ids.push_back(&entry.first);
   std::sort(query_ids.begin(), query_ids.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
 
-  AtomicFileWriter writer(path);
   std::ostream& out = writer.stream();
   fmt::memory_buffer line;
   TrecIdMapper query_ids_out;
   TrecIdMapper doc_ids_out;
   for (const std::string* query_id : query_ids) {
-    if (query_id->empty()) throw Error("cannot write a TREC run: empty query id");
+    if (query_id->empty()) throw DataError("cannot write a TREC run: empty query id");
     const std::string& written_query_id = query_ids_out.map(*query_id, "query");
     const std::vector<ScoredDoc>& docs = run.at(*query_id);
     const std::vector<std::size_t> order = rank_order(*query_id, docs);
     for (std::size_t rank = 0; rank < order.size(); ++rank) {
       const ScoredDoc& doc = docs[order[rank]];
       if (doc.doc_id.empty()) {
-        throw Error(fmt::format("cannot write a TREC run: empty document id for query '{}'", *query_id));
+        throw DataError(fmt::format("cannot write a TREC run: empty document id for query '{}'", *query_id));
       }
       line.clear();
       // "{}" is the shortest text that parses back to the same double.
@@ -162,7 +167,6 @@ void write_trec_run(const std::filesystem::path& path, const Run& run, const std
       out.write(line.data(), static_cast<std::streamsize>(line.size()));
     }
   }
-  writer.commit();
 }
 
 Run read_trec_run(const std::filesystem::path& path) {

@@ -375,7 +375,7 @@ sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint3
       const auto& values = batch_values[r];
       if (const auto bad = std::find_if(values.begin(), values.end(), [](float v) { return !std::isfinite(v); });
           bad != values.end()) {
-        throw NonFiniteWeightError(
+        throw PooledVectorError(
             document, fmt::format("the model produced a {} weight on {} in {}: its activations overflowed in this "
                                   "precision (use --dtype fp32)",
                                   std::isnan(*bad) ? "NaN" : "infinite", impl_->device_string, impl_->options.dtype));
@@ -391,7 +391,14 @@ sparse::CsrMatrix DocumentModel::encode(const std::vector<std::vector<std::uint3
   std::size_t nnz = 0;
   for (const auto& r : row_indices) nnz += r.size();
   builder.reserve(n, nnz);
-  for (std::size_t i = 0; i < n; ++i) builder.add_sorted_row(row_indices[i], row_values[i]);
+  for (std::size_t i = 0; i < n; ++i) {
+    try {
+      builder.add_sorted_row(row_indices[i], row_values[i]);
+    } catch (const ContractError& e) {
+      throw PooledVectorError(i, fmt::format("the model's output is not a sparse vector over its {} columns: {}",
+                                               impl_->vocab_size, e.what()));
+    }
+  }
   return std::move(builder).finish();
 }
 

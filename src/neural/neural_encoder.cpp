@@ -19,7 +19,7 @@ namespace {
 template <typename Records>
 [[noreturn]] void rethrow_with_id(const text::InvalidUtf8Error& e, const Records& records, const char* what) {
   const std::string id = e.text_index() && *e.text_index() < records.size() ? records[*e.text_index()].id : "?";
-  throw Error(fmt::format("{} '{}': invalid UTF-8 at byte {}", what, id, e.byte_offset()));
+  throw DataError(fmt::format("{} '{}': invalid UTF-8 at byte {}", what, id, e.byte_offset()));
 }
 
 }  // namespace
@@ -149,7 +149,7 @@ sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Do
   const ProgressScope scope(stage_progress_);
   try {
     return document_model_->encode(token_ids);
-  } catch (const NonFiniteWeightError& e) {
+  } catch (const PooledVectorError& e) {
     throw ModelError(fmt::format("document '{}': {}", corpus[e.document_index()].id, e.what()));
   }
 }
@@ -159,7 +159,7 @@ sparse::CsrMatrix NeuralSparseEncoder::encode_queries(std::span<const data::Quer
     return query_encoder_->encode(queries);
   } catch (const text::InvalidUtf8Error& e) {
     rethrow_with_id(e, queries, "query");
-  } catch (const NonFiniteWeightError& e) {
+  } catch (const PooledVectorError& e) {
     throw ModelError(fmt::format("query '{}': {}", queries[e.document_index()].id, e.what()));
   }
 }

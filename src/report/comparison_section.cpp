@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/file_name.hpp"
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/report/chart.hpp"
 #include "limit_eval/report/comparison.hpp"

@@ -10,22 +10,14 @@
 #include <fmt/format.h>
 
 #include "limit_eval/core/atomic_file.hpp"
+#include "limit_eval/core/error.hpp"
+#include "limit_eval/core/file_name.hpp"
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/report/chart.hpp"
 #include "limit_eval/report/comparison.hpp"
 #include "limit_eval/report/table.hpp"
 
 namespace limit_eval::report {
-
-std::string file_name_part(const std::string& name) {
-  std::string part;
-  for (const char c : name) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                      c == '_' || c == '.';
-    part += safe ? c : '_';
-  }
-  return part;
-}
 
 namespace {
 
@@ -812,6 +804,10 @@ void write_results_page(const ResultsPage& page, const std::filesystem::path& ma
   const auto folder = markdown_path.parent_path();
   std::vector<std::unique_ptr<AtomicFileWriter>> files;
   for (const auto& [relative, svg_text] : page.figures) {
+    const std::filesystem::path figure(relative);
+    if (figure.is_absolute() || std::find(figure.begin(), figure.end(), "..") != figure.end()) {
+      throw ContractError(fmt::format("write_results_page: figure path '{}' leaves the page's folder", relative));
+    }
     files.push_back(std::make_unique<AtomicFileWriter>(folder / relative));
     files.back()->stream() << svg_text;
   }

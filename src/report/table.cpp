@@ -1,9 +1,10 @@
 #include "limit_eval/report/table.hpp"
 
 #include <algorithm>
-#include <cassert>
 
 #include <fmt/format.h>
+
+#include "limit_eval/core/error.hpp"
 
 namespace limit_eval::report {
 
@@ -50,7 +51,9 @@ std::string markdown_grid(const std::vector<std::string>& header, const std::vec
   for (const auto& h : header) rule.emplace_back(std::max<std::size_t>(h.size(), 3), '-');
   out += fmt::format("| {} |\n", fmt::join(rule, " | "));
   for (const auto& row : rows) {
-    assert(row.size() == header.size());
+    if (row.size() != header.size()) {
+      throw ContractError(fmt::format("markdown_grid: a row of {} cells under {} headers", row.size(), header.size()));
+    }
     out += markdown_row(row);
   }
   return out;

@@ -1,14 +1,30 @@
 #include "limit_eval/sparse/csr.hpp"
 
 #include <algorithm>
-#include <cassert>
+#include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
+#include "limit_eval/core/error.hpp"
 #include "limit_eval/core/parallel.hpp"
 
 namespace limit_eval::sparse {
 
 CsrBuilder::CsrBuilder(std::uint32_t cols) { matrix_.cols = cols; }
+
+void CsrBuilder::check_room_for_a_row() const {
+  if (matrix_.rows == std::numeric_limits<std::uint32_t>::max()) {
+    throw ContractError(fmt::format("CsrBuilder: a matrix holds at most {} rows", matrix_.rows));
+  }
+}
+
+void CsrBuilder::check_column(std::uint32_t column) const {
+  if (column >= matrix_.cols) {
+    throw ContractError(fmt::format("CsrBuilder: row {} has column {}, past the matrix's {} columns", matrix_.rows,
+                                    column, matrix_.cols));
+  }
+}
 
 void CsrBuilder::reserve(std::size_t rows, std::size_t nnz) {
   matrix_.indptr.reserve(rows + 1);
@@ -19,9 +35,11 @@ void CsrBuilder::reserve(std::size_t rows, std::size_t nnz) {
 void CsrBuilder::add_row(std::span<const std::pair<std::uint32_t, float>> entries) {
   scratch_.assign(entries.begin(), entries.end());
   std::sort(scratch_.begin(), scratch_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Checked before the matrix changes: a refused row leaves it as it was.
+  check_room_for_a_row();
+  if (!scratch_.empty()) check_column(scratch_.back().first);
   for (std::size_t i = 0; i < scratch_.size();) {
     const std::uint32_t column = scratch_[i].first;
-    assert(column < matrix_.cols);
     float sum = 0.0F;
     for (; i < scratch_.size() && scratch_[i].first == column; ++i) sum += scratch_[i].second;
     if (sum != 0.0F) {
@@ -29,17 +47,26 @@ void CsrBuilder::add_row(std::span<const std::pair<std::uint32_t, float>> entrie
       matrix_.values.push_back(sum);
     }
   }
-  assert(matrix_.rows < std::numeric_limits<std::uint32_t>::max());
   ++matrix_.rows;
   matrix_.indptr.push_back(matrix_.indices.size());
 }
 
 void CsrBuilder::add_sorted_row(std::span<const std::uint32_t> indices, std::span<const float> values) {
-  assert(indices.size() == values.size());
+  if (indices.size() != values.size()) {
+    throw ContractError(
+        fmt::format("CsrBuilder: row {} has {} columns but {} values", matrix_.rows, indices.size(), values.size()));
+  }
+  check_room_for_a_row();
   for (std::size_t i = 0; i < indices.size(); ++i) {
-    assert(indices[i] < matrix_.cols);
-    assert(i == 0 || indices[i - 1] < indices[i]);
-    assert(values[i] != 0.0F);
+    check_column(indices[i]);
+    if (i > 0 && indices[i - 1] >= indices[i]) {
+      throw ContractError(fmt::format("CsrBuilder: row {} has column {} after column {} (not strictly ascending)",
+                                      matrix_.rows, indices[i], indices[i - 1]));
+    }
+    if (values[i] == 0.0F || std::isnan(values[i])) {
+      throw ContractError(
+          fmt::format("CsrBuilder: row {} has the value {} at column {}", matrix_.rows, values[i], indices[i]));
+    }
   }
   matrix_.indices.insert(matrix_.indices.end(), indices.begin(), indices.end());
   matrix_.values.insert(matrix_.values.end(), values.begin(), values.end());
@@ -58,7 +85,9 @@ constexpr std::size_t kEntriesPerCacheLine = 64 / sizeof(CscMatrix::Entry);
 }  // namespace
 
 CscMatrix to_csc(const CsrMatrix& m, std::size_t threads, std::span<const std::uint8_t> keep_columns) {
-  assert(keep_columns.empty() || keep_columns.size() == m.cols);
+  if (!keep_columns.empty() && keep_columns.size() != m.cols) {
+    throw ContractError(fmt::format("to_csc: {} column flags for a matrix of {} columns", keep_columns.size(), m.cols));
+  }
   CscMatrix csc;
   csc.rows = m.rows;
   csc.cols = m.cols;

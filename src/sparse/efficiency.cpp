@@ -57,7 +57,8 @@ ActiveDimensions active_dimensions(const CsrMatrix& vectors) {
 
 Efficiency measure_efficiency(const CsrMatrix& documents, const CsrMatrix& queries) {
   if (documents.cols != queries.cols) {
-    throw Error(fmt::format("document vectors have {} dimensions but query vectors {}", documents.cols, queries.cols));
+    throw ContractError(
+        fmt::format("document vectors have {} dimensions but query vectors {}", documents.cols, queries.cols));
   }
   Efficiency result;
   result.dimensions = documents.cols;

@@ -8,9 +8,11 @@
 #include <cmath>
 #include <future>
 #include <numeric>
-#include <stdexcept>
 #include <utility>
 
+#include <fmt/format.h>
+
+#include "limit_eval/core/error.hpp"
 #include "limit_eval/core/parallel.hpp"
 
 namespace limit_eval::sparse {
@@ -85,7 +87,10 @@ InvertedIndex::InvertedIndex(const CsrMatrix& documents, std::span<const std::st
 InvertedIndex::InvertedIndex(const CsrMatrix& documents, std::span<const std::string_view> doc_ids,
                              std::size_t threads, std::vector<std::uint8_t> indexed_terms)
     : num_docs_(documents.rows), indexed_terms_(std::move(indexed_terms)) {
-  assert(doc_ids.size() == documents.rows);
+  if (doc_ids.size() != documents.rows) {
+    throw ContractError(
+        fmt::format("InvertedIndex: {} document ids for a matrix of {} documents", doc_ids.size(), documents.rows));
+  }
   // The ids are ranked while the postings are built.
   auto id_rank = std::async(resolve_threads(threads) > 1 ? std::launch::async : std::launch::deferred,
                             [doc_ids] { return rank_ids(doc_ids); });
@@ -461,11 +466,22 @@ class InvertedIndex::QuerySearch {
 
 std::vector<std::vector<Hit>> InvertedIndex::search(const CsrMatrix& queries, std::size_t k, std::size_t threads,
                                                     const std::vector<std::optional<std::uint32_t>>* exclude) const {
-  assert(exclude == nullptr || exclude->size() == queries.rows);
+  if (exclude != nullptr && exclude->size() != queries.rows) {
+    throw ContractError(
+        fmt::format("InvertedIndex::search: {} exclusions for {} queries", exclude->size(), queries.rows));
+  }
+  if (exclude != nullptr) {
+    for (const auto& row : *exclude) {
+      if (row && *row >= num_docs_) {
+        throw ContractError(fmt::format("InvertedIndex::search: excluded row {} of {} documents", *row, num_docs_));
+      }
+    }
+  }
   if (!indexed_terms_.empty()) {
     for (const std::uint32_t term : queries.indices) {
       if (term < postings_.cols && indexed_terms_[term] == 0) {
-        throw std::invalid_argument("InvertedIndex::search: a query holds a term the index was built without");
+        throw ContractError(
+            fmt::format("InvertedIndex::search: a query holds term {}, which the index was built without", term));
       }
     }
   }

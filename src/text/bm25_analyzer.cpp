@@ -12,6 +12,7 @@
 #include <utf8proc.h>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/text/wordpiece.hpp"
 
 namespace limit_eval::text {
 namespace {
@@ -113,7 +114,7 @@ std::u32string decode_utf8(std::string_view text) {
     utf8proc_int32_t code_point = 0;
     const utf8proc_ssize_t length =
         utf8proc_iterate(bytes + offset, static_cast<utf8proc_ssize_t>(text.size() - offset), &code_point);
-    if (length <= 0) throw Error(fmt::format("BM25 analyzer: invalid UTF-8 at byte {}", offset));
+    if (length <= 0) throw InvalidUtf8Error(offset);
     decoded.push_back(static_cast<char32_t>(code_point));
     offset += static_cast<std::size_t>(length);
   }

@@ -45,7 +45,7 @@ std::vector<std::vector<std::uint32_t>> SentencePieceTokenizer::encode_batch(std
       }
       pieces.clear();
       const auto status = processor_->Encode(texts[i], &pieces);
-      if (!status.ok()) throw Error(fmt::format("SentencePiece failed on text {}: {}", i, status.ToString()));
+      if (!status.ok()) throw ModelError(fmt::format("SentencePiece failed on text {}: {}", i, status.ToString()));
       std::size_t keep = pieces.size();
       if (max_length > 0) {
         const std::size_t room = add_special_tokens ? (max_length >= 2 ? max_length - 2 : 0) : max_length;

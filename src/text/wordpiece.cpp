@@ -372,8 +372,8 @@ std::vector<std::string> split_vocabulary_lines(std::string_view content) {
 }  // namespace
 
 InvalidUtf8Error::InvalidUtf8Error(std::size_t byte_offset, std::optional<std::size_t> text_index)
-    : Error(text_index ? fmt::format("text {} is not valid UTF-8 (byte offset {})", *text_index, byte_offset)
-                       : fmt::format("text is not valid UTF-8 (byte offset {})", byte_offset)),
+    : DataError(text_index ? fmt::format("text {} is not valid UTF-8 (byte offset {})", *text_index, byte_offset)
+                           : fmt::format("text is not valid UTF-8 (byte offset {})", byte_offset)),
       byte_offset_(byte_offset),
       text_index_(text_index) {}
 

@@ -398,3 +398,36 @@ def test_query_encoder_kind(model: Path, tmp_path: Path) -> None:
     write_manifest(model, **{"query_encoder.kind": "sparse_autoencoder"})
     assert_failed(run(model, tmp_path / "out2"), tmp_path / "out2", EXIT_MODEL,
                   "query_encoder.kind 'sparse_autoencoder' is not supported", '"mlm"')
+
+
+# ---- model folders from others: nothing they carry may steer a write, or size an allocation ----
+
+
+def test_a_model_name_that_is_a_path_keeps_the_results_under_results(model: Path, tmp_path: Path) -> None:
+    write_manifest(model, name="../../../escaped/name")
+    work = tmp_path / "work"
+    work.mkdir()
+    completed = subprocess.run(
+        [str(BIN), "--model", str(model), "--dataset", "limit-small", "--device", "cpu"], capture_output=True,
+        text=True, timeout=600, cwd=work, env={**os.environ, "LIMIT_EVAL_CACHE_DIR": str(tmp_path / "cache")})
+    assert completed.returncode == 0, completed.stderr
+    written = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file())
+    assert written == ["results/limit-small/_.._.._.._escaped_name.json"], written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "model", "work"]
+    assert all(p.resolve().is_relative_to((tmp_path / "cache").resolve()) for p in (tmp_path / "cache").rglob("*"))
+    assert "'../../../escaped/name'" in completed.stderr  # the warning names both forms
+
+
+@pytest.mark.parametrize("field, outside", [("document_encoder.file", "../document_encoder.pt"),
+                                            ("query_encoder.file", "/etc/hostname"),
+                                            ("tokenizer.vocab_file", "tokenizer/../../x")])
+def test_a_manifest_naming_a_file_outside_its_folder_is_refused(model: Path, tmp_path: Path, field: str,
+                                                                 outside: str) -> None:
+    write_manifest(model, **{field: outside})
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, field, "inside the model folder")
+
+
+def test_a_vocabulary_no_weights_file_could_hold_is_refused_before_it_is_allocated(model: Path,
+                                                                                  tmp_path: Path) -> None:
+    write_manifest(model, vocab_size=4_000_000_000)  # 16 GB of weights announced, 122 kB present
+    assert_failed(run(model, tmp_path / "out"), tmp_path / "out", EXIT_MODEL, "query_weights.f32", "4000000000")

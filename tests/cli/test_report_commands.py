@@ -125,3 +125,25 @@ def test_a_model_folder_is_named_by_its_manifest_in_the_sweep(binary: Path, tmp_
     assert not (tmp_path / "results" / "limit-small" / "v3-distill.json").exists()
     readme = (SOURCE / "README.md").read_text(encoding="utf-8")
     assert "manifest's `name`" in readme
+
+
+def test_names_in_result_files_never_steer_a_write_out_of_the_page_folder(binary: Path, tmp_path: Path) -> None:
+    """Result files made by others: their dataset and model names become figure names, made safe."""
+    results = tmp_path / "results"
+    shutil.copytree(SOURCE / "tests" / "fixtures" / "report" / "results", results)
+    renames = {"v1.json": "../../../escaped-model", "v3-gte.json": "/tmp/absolute-model", "acme-sparse.json": ".."}
+    for path in results.rglob("*.json"):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        record["dataset"]["name"] = "../../escaped-" + record["dataset"]["name"]
+        record["model"]["name"] = renames.get(path.name, record["model"]["name"])
+        path.write_text(json.dumps(record), encoding="utf-8")
+    before = {p for p in tmp_path.rglob("*")}
+    page = tmp_path / "site" / "page"
+    completed = limit_eval(binary, "report", "--results", str(results), "-o", str(page / "README.md"), cwd=tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    written = {p for p in tmp_path.rglob("*") if p.is_file()} - before
+    figures = [p for p in written if p.suffix == ".svg"]
+    assert figures, "no figure written: the test would prove nothing"
+    for path in written:
+        assert path.resolve().is_relative_to(page.resolve()), f"{path} written outside {page}"
+    assert not Path("/tmp/absolute-model").exists()

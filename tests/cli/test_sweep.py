@@ -124,3 +124,17 @@ def test_models_and_datasets_can_be_chosen_and_bad_options_are_usage_errors(bina
     completed = sweep(binary, world, "--frobnicate")
     assert completed.returncode == 2
     assert "unknown option '--frobnicate'" in completed.stderr
+
+
+def test_a_manifest_name_never_steers_a_log_or_result_out_of_its_folder(binary: Path, world: dict[str, Path]) -> None:
+    shared = world["root"] / "deep" / "er" / "shared-model"
+    shared.mkdir(parents=True)
+    (shared / "manifest.json").write_text(json.dumps({"name": "../../../escaped"}), encoding="utf-8")
+    before = {p for p in world["root"].rglob("*")}
+    completed = sweep(binary, world, "--models", "", "--datasets", "limit-small", "--model", str(shared))
+    assert completed.returncode != 0  # not a usable model: the run fails, and its log is kept
+    written = {p for p in world["root"].rglob("*") if p.is_file()} - before
+    assert world["logs"] / "_.._.._.._escaped_limit-small.log" in written, sorted(map(str, written))
+    for path in written:
+        assert path.resolve().is_relative_to(world["logs"].resolve()) or \
+            path.resolve().is_relative_to(world["results"].resolve()), f"{path} written outside the chosen folders"

@@ -1,6 +1,10 @@
 #include "limit_eval/encode/vector_cache.hpp"
 
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
 
 #include <atomic>
 #include <cstdint>
@@ -252,6 +256,14 @@ void flip_byte(const fs::path& path, std::streamoff offset) {
   file.write(&byte, 1);
 }
 
+// Sets the bytes at `offset` to 0xFF: the largest row or entry count the header can announce.
+void saturate_bytes(const fs::path& path, std::streamoff offset, std::size_t count) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  file.seekp(offset);
+  const std::string bytes(count, '\xFF');
+  file.write(bytes.data(), static_cast<std::streamsize>(count));
+}
+
 class DamagedChunkTest : public VectorCacheTest, public ::testing::WithParamInterface<Damage> {};
 
 TEST_P(DamagedChunkTest, IsReportedAndRebuilt) {
@@ -293,6 +305,9 @@ INSTANTIATE_TEST_SUITE_P(
         Damage{"header_only", [](const fs::path& p) { fs::resize_file(p, 20); }, "shorter than"},
         Damage{"empty", [](const fs::path& p) { fs::resize_file(p, 0); }, "shorter than"},
         Damage{"row_count", [](const fs::path& p) { flip_byte(p, 24); }, "announces"},
+        // Counts no file of this size could hold: refused before they size an allocation.
+        Damage{"largest_row_count", [](const fs::path& p) { saturate_bytes(p, 24, 4); }, "4294967295 rows"},
+        Damage{"largest_entry_count", [](const fs::path& p) { saturate_bytes(p, 32, 8); }, "551615 entries"},
         Damage{"other_chunk",
                [](const fs::path& p) {
                  fs::copy_file(p.parent_path() / "chunk-000000.bin", p, fs::copy_options::overwrite_existing);
@@ -614,6 +629,65 @@ TEST_F(VectorCacheTest, EachChunkIsAnnouncedBeforeThePreviousOneIsEncoded) {
   resumed.fail_on_call = 0;
   EXPECT_THROW((void)encode(resumed, corpus_, report), Interrupted);
   EXPECT_EQ(resumed.protocol, (std::vector<std::string>{"next d8", "encode d4", "next none"}));
+}
+
+// A run killed (SIGKILL) at each point where a kill can land while the cache is written (the four
+// points of every AtomicFileWriter, through LIMIT_EVAL_CRASH_AT) leaves every file under its final
+// name complete, and the next run completes with the same vectors, encoding only what is missing.
+TEST_F(VectorCacheTest, KilledAtEveryWritePointLeavesOnlyCompleteFiles) {
+  const auto expected = reference(corpus_);
+  int point = 1;
+  for (;; ++point) {
+    fs::remove_all(options_.directory);
+    const pid_t child = ::fork();
+    ASSERT_NE(child, -1);
+    if (child == 0) {
+      ::setenv("LIMIT_EVAL_CRASH_AT", std::to_string(point).c_str(), 1);
+      FakeEncoder encoder;
+      CacheReport report;
+      try {
+        (void)encode_corpus_cached(encoder, corpus_, options_, report);
+      } catch (...) {
+        ::_exit(2);
+      }
+      ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    const bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    ASSERT_TRUE(killed || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) << "point " << point;
+
+    FakeEncoder encoder;
+    CacheReport report;
+    const auto key = make_cache_key(encoder, corpus_, options_);
+    std::size_t complete_chunks = 0;
+    for (const auto& name : files_in(options_.directory)) {
+      const fs::path path = options_.directory / name;
+      if (name.find(".tmp.") != std::string::npos) continue;  // not a final name
+      if (path.filename() == "key.json") {
+        std::ifstream in(path);
+        EXPECT_EQ(nlohmann::json::parse(in), key.fields) << "point " << point;
+        continue;
+      }
+      const auto index = static_cast<std::uint32_t>(std::stoul(path.filename().string().substr(6, 6)));
+      const ChunkHeader header{.chunk_index = index,
+                               .first_row = index * kChunk,
+                               .rows = static_cast<std::uint32_t>(std::min(kChunk, corpus_.size() - index * kChunk)),
+                               .columns = kDimensions,
+                               .key_digest = key.digest};
+      EXPECT_NO_THROW((void)read_chunk_file(path, header)) << "point " << point << ": " << name;
+      ++complete_chunks;
+    }
+    const auto vectors = encode(encoder, corpus_, report);
+    expect_same_matrix(vectors, expected);
+    EXPECT_TRUE(report.damaged_files.empty()) << "point " << point;
+    EXPECT_EQ(report.chunks_loaded, complete_chunks) << "point " << point;
+    for (const auto& name : files_in(options_.directory)) {
+      EXPECT_EQ(name.find(".tmp."), std::string::npos) << "point " << point << ": " << name << " left behind";
+    }
+    if (!killed) break;  // past the last point
+  }
+  EXPECT_EQ(point, 4 * 4 + 1);  // key.json and three chunks, four points each
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "limit_eval/core/error.hpp"
 #include "limit_eval/sparse/csr.hpp"
 #include "limit_eval/sparse/retrieval.hpp"
 
@@ -473,7 +474,7 @@ TEST(InvertedIndex, IndexOfQueryTermsRefusesOtherQueries) {
   const CsrMatrix common_query = std::move(only_common).finish();
   const InvertedIndex index(c.docs, ids, common_query);
   EXPECT_NO_THROW((void)index.search(common_query, 10));
-  EXPECT_THROW((void)index.search(c.queries, 10), std::invalid_argument);
+  EXPECT_THROW((void)index.search(c.queries, 10), ContractError);
 }
 
 }  // namespace

@@ -27,6 +27,11 @@ struct GlobalOptions {
 };
 void add_global_options(CLI::App& app, GlobalOptions& options);
 
+// The evaluation run's options live on the root command; when a subcommand runs, any of them that
+// was given (before the subcommand's name, or after it and passed up by CLI11) would be ignored.
+// Throws UsageError naming the first such option. The global options apply everywhere.
+void reject_inapplicable_options(const CLI::App& app);
+
 struct DataOptions {
   std::string dataset = "limit-small";
   std::string split = "test";

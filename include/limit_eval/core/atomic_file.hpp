@@ -16,6 +16,11 @@ namespace limit_eval {
 // shared file system, never write into each other's temporary; the last rename wins, and every
 // rename puts a whole file in place. commit() flushes the file to disk before the rename and the
 // folder after it, so a crash of the machine cannot leave a renamed file with missing contents.
+//
+// Testing hook: with LIMIT_EVAL_CRASH_AT=N in the environment, the process kills itself (SIGKILL)
+// at the Nth of the points where a kill can land while writing: every writer passes four, (1) its
+// temporary created, (2) its temporary half written, (3) complete but not renamed, (4) renamed.
+// A writer also removes the temporaries of its destination that killed processes left.
 class AtomicFileWriter {
  public:
   explicit AtomicFileWriter(std::filesystem::path destination);
@@ -38,9 +43,10 @@ std::filesystem::path atomic_temporary_path(const std::filesystem::path& destina
 
 void write_file_atomically(const std::filesystem::path& destination, std::string_view contents);
 
-// Removes the temporaries that writers killed before commit() left in `folder`: those made on this
-// host by a process that no longer exists. Those of live processes, and of other hosts sharing the
-// folder, are left alone. Errors are ignored (a temporary left behind is harmless).
-void remove_abandoned_temporaries(const std::filesystem::path& folder);
+// Removes the temporaries that writers killed before commit() left in `folder` (only those whose
+// name starts with `prefix`, when given): those made on this host by a process that no longer
+// exists. Those of live processes, and of other hosts sharing the folder, are left alone. Errors
+// are ignored (a temporary left behind is harmless).
+void remove_abandoned_temporaries(const std::filesystem::path& folder, std::string_view prefix = {});
 
 }  // namespace limit_eval

@@ -13,7 +13,9 @@ namespace limit_eval::encode {
 
 // The inference-free query side (sentence-transformers' SparseStaticEmbedding): the query is
 // tokenized without special tokens and truncated at max_length, and its vector holds, for each
-// distinct token, that token's static weight (a repeated token counts once).
+// distinct token, that token's static weight (a repeated token counts once). The weights come from
+// a model folder: the constructor throws ModelError unless they are finite and cover every id the
+// tokenizer produces.
 class StaticQueryEncoder final : public QueryEncoder {
  public:
   StaticQueryEncoder(const text::Tokenizer& tokenizer, std::vector<float> weights, std::size_t max_length,

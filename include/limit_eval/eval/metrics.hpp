@@ -52,8 +52,9 @@ struct EvalResult {
 // relevant and are left out of the ideal ranking. A query with judgements but none relevant
 // scores 0 everywhere, as in pytrec_eval; so does a query with an empty judgement map (pytrec_eval
 // reads uninitialised memory there and returns garbage).
-// Throws UsageError for k <= 0 or relevance_level < 1 (pytrec_eval rejects it too), and Error for
-// a NaN score or a doc id retrieved twice for one query (a dict in pytrec_eval, so impossible there).
+// Throws UsageError for k <= 0 or relevance_level < 1 (pytrec_eval rejects it too), and DataError
+// for a NaN score or a doc id retrieved twice for one query (a dict in pytrec_eval, so impossible
+// there).
 EvalResult evaluate(const data::Qrels& qrels, const Run& run, const EvalOptions& options = {});
 
 // evaluate() of retrieval output as InvertedIndex::search returns it, without a string-keyed Run:
@@ -61,7 +62,9 @@ EvalResult evaluate(const data::Qrels& qrels, const Run& run, const EvalOptions&
 // rank order (score descending, ties by doc id descending). The result, counts included, equals
 // evaluate() of the Run {query_ids[q]: [(doc_ids[hit.doc], hit.score), ...]}, and so do the
 // errors (when several queries are invalid, any one of them may be reported). The ids must be
-// distinct, as a corpus's and a Run's keys are (Error when two evaluated query ids are not).
+// distinct, as a corpus's and a Run's keys are (DataError when two evaluated query ids are not).
+// ContractError, in every build, when hits and query_ids differ in number, a hit's row is past
+// doc_ids, or a query's hits (after the identical-id exclusion) are not in that rank order.
 // Queries are evaluated by up to `threads` threads (0 = all hardware threads).
 EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string_view> query_ids,
                            std::span<const std::string_view> doc_ids, const std::vector<std::vector<sparse::Hit>>& hits,
@@ -71,8 +74,8 @@ EvalResult evaluate_ranked(const data::Qrels& qrels, std::span<const std::string
 // strcmp (unsigned byte) order. A strict weak order for scores that are not NaN.
 [[nodiscard]] bool ranks_before(const ScoredDoc& a, const ScoredDoc& b) noexcept;
 
-// Positions of `docs` in trec_eval rank order. Throws Error naming the query on a NaN score or a
-// duplicate doc id.
+// Positions of `docs` in trec_eval rank order. Throws DataError naming the query on a NaN score or
+// a duplicate doc id.
 std::vector<std::size_t> rank_order(std::string_view query_id, const std::vector<ScoredDoc>& docs);
 
 }  // namespace limit_eval::eval

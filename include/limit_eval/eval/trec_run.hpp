@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/eval/metrics.hpp"
 
 namespace limit_eval::eval {
@@ -25,6 +26,8 @@ void check_trec_ids(std::span<const std::string_view> ids, const std::filesystem
 // error. trec_eval re-sorts tied documents by the written ids, so among exact ties its order may
 // differ from ours where '_' and ' ' compare differently against a neighbour's id.
 void write_trec_run(const std::filesystem::path& path, const Run& run, const std::string& tag);
+// The same into `file`, left uncommitted (a run committed together with other outputs).
+void write_trec_run(AtomicFileWriter& file, const Run& run, const std::string& tag);
 
 // The qrels with every id passed through trec_id(), to evaluate a run file written above;
 // throws DataError (naming `path`) when two ids become the same.

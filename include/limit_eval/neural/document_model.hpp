@@ -44,7 +44,7 @@ class DocumentModel {
 
   // Encodes token-id sequences (special tokens included, already truncated) into rows of a
   // vocab_size-column matrix, in input order; sequences are batched by length to avoid padding.
-  // NonFiniteWeightError names the first sequence with a NaN/inf weight. stage: the progress bar's label.
+  // PooledVectorError names the first sequence whose vector is invalid. stage: the progress bar's label.
   [[nodiscard]] sparse::CsrMatrix encode(const std::vector<std::vector<std::uint32_t>>& sequences,
                                          const char* stage = "encoding documents") const;
 
@@ -60,11 +60,12 @@ class DocumentModel {
   std::unique_ptr<Impl> impl_;
 };
 
-// A sequence (document or query) whose pooled vector holds a NaN or an infinity (the model
-// overflowed, typically in fp16/bf16). Thrown while encoding, before anything is cached or scored.
-class NonFiniteWeightError : public ModelError {
+// A sequence (document or query) whose pooled vector is invalid: a NaN or an infinity (the model
+// overflowed, typically in fp16/bf16), or entries that are not a sparse vector over the vocabulary.
+// Thrown while encoding, before anything is cached or scored.
+class PooledVectorError : public ModelError {
  public:
-  NonFiniteWeightError(std::size_t document_index, const std::string& message)
+  PooledVectorError(std::size_t document_index, const std::string& message)
       : ModelError(message), document_index_(document_index) {}
   [[nodiscard]] std::size_t document_index() const { return document_index_; }
 

@@ -13,7 +13,7 @@ namespace limit_eval::neural {
 // The query side of a siamese SPLADE model (query_encoder.kind "mlm"): as sentence-transformers'
 // encode_query runs MLMTransformer + SpladePooling, the query text is stripped (spec.strip), tokenized
 // with special tokens (spec.add_special_tokens), truncated at spec.max_seq_length, and pooled by an
-// MLM (the document side's own DocumentModel when the model is siamese). NonFiniteWeightError's index
+// MLM (the document side's own DocumentModel when the model is siamese). PooledVectorError's index
 // is the query's.
 class MlmQueryEncoder final : public encode::QueryEncoder {
  public:

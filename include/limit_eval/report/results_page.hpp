@@ -47,8 +47,4 @@ void write_results_page(const ResultsPage& page, const std::filesystem::path& ma
 // alphabetically.
 bool model_order_before(const std::string& a, const std::string& b);
 
-// `name` as part of a file name (figures are named after datasets and models): letters, digits,
-// '.', '-' and '_' kept, every other byte '_'.
-std::string file_name_part(const std::string& name);
-
 }  // namespace limit_eval::report

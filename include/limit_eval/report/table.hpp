@@ -30,7 +30,7 @@ std::string markdown_table(const std::vector<TableRow>& rows);
 std::string markdown_table(const std::vector<TableRow>& rows, const std::vector<int>& k_values);
 
 // Any markdown table: a header row, a rule of dashes as wide as each header, then the rows
-// (each as many cells as the header). A "|" inside a cell is escaped.
+// (each as many cells as the header; ContractError otherwise). A "|" inside a cell is escaped.
 std::string markdown_grid(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
 
 }  // namespace limit_eval::report

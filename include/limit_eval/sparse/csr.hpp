@@ -27,18 +27,22 @@ struct CsrMatrix {
 };
 
 // Builds a CsrMatrix row by row. add_row sorts the entries by column, sums duplicate columns and
-// drops zeros, so callers may pass entries in any order.
+// drops zeros, so callers may pass entries in any order. Both throw ContractError, in every build,
+// for a column past `cols` or a row past 2^32 - 1.
 class CsrBuilder {
  public:
   explicit CsrBuilder(std::uint32_t cols);
   void reserve(std::size_t rows, std::size_t nnz);
   void add_row(std::span<const std::pair<std::uint32_t, float>> entries);
-  // Appends an already-canonical row (strictly increasing columns, no zeros); asserts it.
+  // Appends an already-canonical row (as many values as columns, strictly increasing columns, no
+  // zero or NaN value); ContractError otherwise.
   void add_sorted_row(std::span<const std::uint32_t> indices, std::span<const float> values);
   [[nodiscard]] std::uint32_t rows() const { return matrix_.rows; }
   CsrMatrix finish() &&;
 
  private:
+  void check_room_for_a_row() const;
+  void check_column(std::uint32_t column) const;
   CsrMatrix matrix_;
   std::vector<std::pair<std::uint32_t, float>> scratch_;
 };
@@ -65,7 +69,7 @@ struct CscMatrix {
 // The same matrix in column-major form. Large matrices are converted by up to `threads` threads
 // (0 = all hardware threads), each over its own range of rows; the result does not depend on
 // the thread count. keep_columns, when not empty, flags (non-zero) the columns to keep, one entry
-// per column: the others come out empty.
+// per column (ContractError otherwise): the others come out empty.
 CscMatrix to_csc(const CsrMatrix& m, std::size_t threads = 1, std::span<const std::uint8_t> keep_columns = {});
 
 // Transpose (CSR of the transpose).

@@ -29,7 +29,8 @@ class InvertedIndex {
   InvertedIndex(const CsrMatrix& documents, const std::vector<std::string>& doc_ids, std::size_t threads = 0);
   // Indexes only the terms that `queries` hold, all that searching them needs: a one-off search
   // of a batch of queries skips the postings no query reads. search() refuses
-  // (std::invalid_argument) a query holding a term left out.
+  // (ContractError) a query holding a term left out. Every constructor throws ContractError when
+  // doc_ids and the documents' rows differ in number.
   InvertedIndex(const CsrMatrix& documents, std::span<const std::string_view> doc_ids, const CsrMatrix& queries,
                 std::size_t threads = 0);
 
@@ -40,7 +41,8 @@ class InvertedIndex {
   // descending. Like the reference's dense top-k, documents sharing no term with the query
   // (score 0) fill the list when fewer than k score otherwise, so exactly
   // min(k, num_docs - excluded) hits come back. exclude[q], when given, is a document row never
-  // returned for query q (BEIR's ignore_identical_ids). The scores are bit-identical to
+  // returned for query q (BEIR's ignore_identical_ids); ContractError when exclude has another
+  // size than the queries or names a row past the documents. The scores are bit-identical to
   // brute_force_search's: every path sums the products in ascending term order.
   [[nodiscard]] std::vector<std::vector<Hit>> search(
       const CsrMatrix& queries, std::size_t k, std::size_t threads = 0,

@@ -37,9 +37,10 @@ struct WordPieceSettings {
   [[nodiscard]] bool strips_accents() const noexcept { return strip_accents.value_or(lowercase); }
 };
 
-// The text handed to the tokenizer is not valid UTF-8. The tokenizer knows no file or record, so
-// callers catch this and rethrow a DataError naming the file and line (or record id).
-class InvalidUtf8Error : public Error {
+// The text handed to a tokenizer or analyzer is not valid UTF-8: invalid data (exit status 3). The
+// tokenizer knows no file or record, so callers catch this and rethrow a DataError naming the file
+// and line (or record id).
+class InvalidUtf8Error : public DataError {
  public:
   // `byte_offset`: where the bad sequence starts; `text_index`: which text of a batch, if any.
   explicit InvalidUtf8Error(std::size_t byte_offset, std::optional<std::size_t> text_index = std::nullopt);
