@@ -72,6 +72,7 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 failure, 2 
   limit_eval::cli::add_report_command(app, global);
   limit_eval::cli::add_generate_command(app, global);
   limit_eval::cli::add_build_train_set_command(app, global);
+  limit_eval::cli::add_finetune_command(app, global);
   limit_eval::cli::add_compare_command(app, global);
   app.parse_complete_callback([&] { configure_logging(global.log_level); });
 

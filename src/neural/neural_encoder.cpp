@@ -55,7 +55,7 @@ std::string NeuralSparseEncoder::term(std::uint32_t column) const {
 }
 
 nlohmann::json NeuralSparseEncoder::describe() const {
-  return {{"kind", "inference-free sparse encoder"},
+  nlohmann::json description = {{"kind", "inference-free sparse encoder"},
           {"folder", manifest_.folder.string()},
           {"source", manifest_.source},
           {"vocab_size", manifest_.vocab_size},
@@ -66,6 +66,11 @@ nlohmann::json NeuralSparseEncoder::describe() const {
             {"add_special_tokens", manifest_.query.add_special_tokens}}},
           {"tokenizer", tokenizer_->kind()},
           {"manifest_versions", manifest_.raw.value("versions", nlohmann::json::object())}};
+  // A fine-tuned model (limit-eval finetune): the report finds it by training.samples.
+  if (const auto training = manifest_.raw.find("training"); training != manifest_.raw.end()) {
+    description["training"] = *training;
+  }
+  return description;
 }
 
 sparse::CsrMatrix NeuralSparseEncoder::encode_documents(std::span<const data::Document> corpus) {
