@@ -4,7 +4,7 @@
 Usage:
     export_model.py SOURCE --output DIR [--name NAME] [--revision REV] [--trust-remote-code]
                     [--code-revision REV] [--model-kwargs JSON] [--config-kwargs JSON]
-                    [--check-tolerance 1e-4] [--force]
+                    [--check-tolerance 1e-4] [--trainable] [--force]
     export_model.py --all [--models-dir models] [--only NAME ...] [--registry FILE] [--check-tolerance 1e-4]
                     [--force]
 
