@@ -4,7 +4,7 @@
 Usage:
     export_model.py SOURCE --output DIR [--name NAME] [--revision REV] [--trust-remote-code]
                     [--code-revision REV] [--model-kwargs JSON] [--config-kwargs JSON]
-                    [--check-tolerance 1e-4] [--force]
+                    [--check-tolerance 1e-4] [--trainable] [--force]
     export_model.py --all [--models-dir models] [--only NAME ...] [--registry FILE] [--check-tolerance 1e-4]
                     [--force]
 
@@ -789,6 +789,53 @@ def check_pipeline(model, traced, weights, doc_tokenizer, query_tokenizer, doc: 
 # Writing the folder
 
 
+# --------------------------------------------------------------------------------------------
+# The trainable document encoder (--trainable; `limit-eval finetune`)
+
+TRAIN_FILE = "document_train.pt"
+
+
+def write_trainable_document_encoder(mlm, ids: dict[str, int], vocab_size: int, staging: Path) -> dict[str, Any]:
+    """Traces the MLM in train mode (its dropout active) returning whole logits [B, L, V], with its
+    parameters as the module's parameters (the decoder's weight stays tied to the word embeddings),
+    saves it as TRAIN_FILE and returns the manifest's "training" block: the file, and the names in
+    it of the decoder's weight and bias, which `limit-eval finetune` copies into the buffers of
+    document_encoder.pt when it writes a trained model."""
+    import torch
+
+    wrapper, _, _ = build_wrapper(mlm, "logits")
+    decoder = wrapper.auto_model.get_output_embeddings()
+    names_of = {}
+    for name, parameter in wrapper.named_parameters(remove_duplicate=False):
+        names_of.setdefault(id(parameter), []).append(name)
+    decoder_weight = names_of.get(id(decoder.weight), []) if decoder is not None else []
+    decoder_bias = names_of.get(id(decoder.bias), []) if decoder is not None and decoder.bias is not None else []
+    wrapper.train()
+    example = make_batch([13, 9], 13, vocab_size, ids, torch.Generator().manual_seed(1234))
+    try:
+        with identifier_module_names(wrapper), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(wrapper, example, strict=False, check_trace=False)
+        follow_input_device(traced)
+        # Same dropout draws on both sides: the trace must compute what the eager module does.
+        input_ids, mask = make_batch([11, 7], 11, vocab_size, ids, torch.Generator().manual_seed(5))
+        torch.manual_seed(7)
+        got = traced(input_ids, mask)
+        torch.manual_seed(7)
+        expected = wrapper(input_ids, mask)
+        scale = max(1.0, float(expected.detach().abs().max()))
+        diff = float((got - expected).detach().abs()[mask.bool()].max()) / scale
+        if not diff <= 1e-4:
+            raise CheckError(f"the train-mode trace differs from the eager model by {diff:.3g} (relative)")
+        torch.jit.save(traced, str(staging / TRAIN_FILE))
+    finally:
+        wrapper.eval()
+    dropout = {k: v for k, v in wrapper.auto_model.config.to_dict().items() if "dropout" in k}
+    log(f"trainable document encoder: {TRAIN_FILE} (train mode, {dropout})")
+    return {"file": TRAIN_FILE, "mode": "train", "output": "logits", "decoder_weight": decoder_weight,
+            "decoder_bias": decoder_bias, "dropout": dropout, "check_max_rel_diff": diff}
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
@@ -954,6 +1001,7 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
         check["cases"].append({"kind": "saved_and_reloaded", "batch_size": 2, "max_length": reload_len,
                                "max_abs_diff": reload_diff})
 
+        training = write_trainable_document_encoder(mlm, ids, vocab_size, staging) if args.trainable else None
         if weights is not None:
             np.asarray(weights.numpy(), dtype="<f4").tofile(staging / query["file"])
         tokenizer_dir = staging / "tokenizer"
@@ -980,6 +1028,7 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
             "tokenizer": tokenizer,
             "files": files,
             "versions": versions(),
+            **({"trainable": training} if training else {}),
             "export_check": {"tolerance": args.check_tolerance, "max_abs_diff": check["max_abs_diff"],
                              "tracer_warnings": tracer_warnings, "cases": check["cases"], "pipeline": pipeline},
             "export_seconds": {**{k: round(v, 3) for k, v in timings.items()},
@@ -1049,6 +1098,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "weight and bias it carries (the C++ encoder then projects valid positions only: "
                              "faster, less memory), or whole logits [B, L, V]; auto = hidden_states when the "
                              "decoder is a Linear layer onto the vocabulary, else logits")
+    parser.add_argument("--trainable", action="store_true",
+                        help="also write document_train.pt, the document encoder traced in train mode (dropout "
+                             "active, whole logits, the decoder tied to the word embeddings), which `limit-eval "
+                             "finetune` trains")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     parser.add_argument("--all", action="store_true",
                         help="export every model of the registry (the project's models/registry.json)")

@@ -128,6 +128,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="inference-free: Router(query=[SparseStaticEmbedding], document=[MLMTransformer, "
                              "SpladePooling]); siamese: [MLMTransformer, SpladePooling] for queries and documents; "
                              "siamese-router: that pair on both routes of a Router")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="the MLM's dropout probabilities (hidden and attention; default: the architecture's); "
+                             "0 makes training deterministic, as the fine-tuning parity test needs")
     parser.add_argument("--force", action="store_true", help="replace an existing output folder")
     args = parser.parse_args(argv)
     for name in ("layers", "hidden", "heads", "intermediate", "max_seq_length"):
@@ -172,6 +175,10 @@ def build_tokenizer(arch: str, vocab: Path):
     return tokenizer
 
 
+def dropout_kwargs(args: argparse.Namespace, *names: str) -> dict:
+    return {} if args.dropout is None else {name: args.dropout for name in names}
+
+
 def build_mlm(args: argparse.Namespace):
     import torch
     from transformers import BertConfig, BertForMaskedLM, DistilBertConfig, DistilBertForMaskedLM
@@ -187,7 +194,7 @@ def build_mlm(args: argparse.Namespace):
         config = BertConfig(vocab_size=args.mlm_vocab_size, hidden_size=args.hidden, num_hidden_layers=args.layers,
                             num_attention_heads=args.heads, intermediate_size=args.intermediate,
                             max_position_embeddings=positions, initializer_range=args.initializer_range,
-                            pad_token_id=0)
+                            pad_token_id=0, **dropout_kwargs(args, "hidden_dropout_prob", "attention_probs_dropout_prob"))
         model = BertForMaskedLM(config)
         embeddings = model.bert.embeddings.word_embeddings
         transform = model.cls.predictions.transform.dense
@@ -195,7 +202,8 @@ def build_mlm(args: argparse.Namespace):
     else:
         config = DistilBertConfig(vocab_size=args.mlm_vocab_size, dim=args.hidden, n_layers=args.layers, n_heads=args.heads,
                                   hidden_dim=args.intermediate, max_position_embeddings=positions,
-                                  initializer_range=args.initializer_range, pad_token_id=0)
+                                  initializer_range=args.initializer_range, pad_token_id=0,
+                                  **dropout_kwargs(args, "dropout", "attention_dropout"))
         model = DistilBertForMaskedLM(config)
         embeddings = model.distilbert.embeddings.word_embeddings
         transform = model.vocab_transform
@@ -240,6 +248,8 @@ def gte_config(args: argparse.Namespace, loadable: bool) -> dict:
     config["max_position_embeddings"] = max(config["max_position_embeddings"], args.max_seq_length)
     if loadable:
         config.update(unpad_inputs=False, use_memory_efficient_attention=False)
+    if args.dropout is not None:
+        config.update(hidden_dropout_prob=args.dropout, attention_probs_dropout_prob=args.dropout)
     return config
 
 

@@ -89,10 +89,14 @@ def registry_loading_options(arch: str) -> list[str]:
             "--config-kwargs", json.dumps(load["config_kwargs"])]
 
 
-def tiny_model(arch: str = "distilbert", activation: str = "relu", *extra_args: str) -> TinyModel:
+def tiny_model(arch: str = "distilbert", activation: str = "relu", *extra_args: str,
+               trainable: bool = False) -> TinyModel:
+    """trainable: exported with --trainable (the train-mode module `limit-eval finetune` needs)."""
     config = "-".join([arch, activation, *(re.sub(r"[^A-Za-z0-9._]+", "_", a.lstrip("-")) for a in extra_args)])
+    config += "-trainable" if trainable else ""
     make_arguments = ["--arch", arch, "--activation", activation, *extra_args]
-    stamp = _stamp(make_arguments)
+    export_arguments = ["--trainable"] if trainable else []
+    stamp = _stamp(make_arguments + export_arguments)
     root = models_root()
     root.mkdir(parents=True, exist_ok=True)
     folder = root / config
@@ -109,7 +113,7 @@ def tiny_model(arch: str = "distilbert", activation: str = "relu", *extra_args: 
         try:
             _run([str(SCRIPTS[0]), *make_arguments, "--output", str(staging / "source")])
             _run([str(SCRIPTS[1]), str(staging / "source"), "--output", str(staging / "exported"),
-                  "--name", f"tiny-{config}", *registry_loading_options(arch)])
+                  "--name", f"tiny-{config}", *registry_loading_options(arch), *export_arguments])
             (staging / "stamp").write_text(stamp)
             shutil.rmtree(folder, ignore_errors=True)
             staging.rename(folder)

@@ -72,6 +72,8 @@ Logs go to stderr, the results table to stdout. Exit status: 0 ok, 1 internal fa
   limit_eval::cli::add_tokenize_command(app, global);
   limit_eval::cli::add_report_command(app, global);
   limit_eval::cli::add_generate_command(app, global);
+  limit_eval::cli::add_build_train_set_command(app, global);
+  limit_eval::cli::add_finetune_command(app, global);
   limit_eval::cli::add_compare_command(app, global);
   limit_eval::cli::add_encode_command(app, global);
   app.parse_complete_callback([&] {

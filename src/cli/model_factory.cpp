@@ -66,17 +66,18 @@ namespace {
 
 // The plugin lives beside the executable in the build folder, and in <prefix>/lib/limit-eval once
 // installed. It stays loaded for the life of the process: the encoders it creates run its code.
-LimitEvalCreateNeuralEncoder load_neural_plugin() {
+template <typename Function>
+Function load_neural_plugin(const char* symbol) {
   const auto path = plugin_dir() / LIMIT_EVAL_NEURAL_PLUGIN;
   void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     throw ModelError(fmt::format("cannot load the neural encoder plugin {}: {}", path.string(), ::dlerror()));
   }
-  auto* create = reinterpret_cast<LimitEvalCreateNeuralEncoder>(::dlsym(handle, kNeuralPluginSymbol));
-  if (create == nullptr) {
-    throw ModelError(fmt::format("{} does not export {}", path.string(), kNeuralPluginSymbol));
+  auto* function = reinterpret_cast<Function>(::dlsym(handle, symbol));
+  if (function == nullptr) {
+    throw ModelError(fmt::format("{} does not export {}", path.string(), symbol));
   }
-  return create;
+  return function;
 }
 
 }  // namespace
@@ -106,11 +107,22 @@ std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options,
       .batch_size = options.batch_size,
       .threads = threads,
       .max_batch_tokens = options.max_batch_tokens};
-  return std::unique_ptr<encode::SparseEncoder>(load_neural_plugin()(reference.folder.c_str(), &device));
+  return std::unique_ptr<encode::SparseEncoder>(load_neural_plugin<LimitEvalCreateNeuralEncoder>(kNeuralPluginSymbol)(reference.folder.c_str(), &device));
 #else
   throw UsageError(fmt::format("model '{}' needs libtorch, and this limit-eval was built without it; build it "
                                "with libtorch (the project's Python environment provides it):\n  {}/scripts/build.sh -DLIMIT_EVAL_WITH_TORCH=ON",
                                options.model, kSourceDir));
+#endif
+}
+
+void run_finetune(const neural::FinetuneOptions& options) {
+#ifdef LIMIT_EVAL_NEURAL_PLUGIN
+  load_neural_plugin<LimitEvalFinetune>(kFinetuneSymbol)(&options);
+#else
+  (void)options;
+  throw UsageError(fmt::format("finetune needs libtorch, and this limit-eval was built without it; build it with "
+                               "libtorch:\n  {}/scripts/build.sh -DLIMIT_EVAL_WITH_TORCH=ON",
+                               kSourceDir));
 #endif
 }
 

@@ -32,7 +32,15 @@ constexpr std::array<const char*, 3> kDatasetFiles = {"corpus.jsonl", "queries.j
 
 // Each stage draws from its own stream, so that changing one option leaves the other stages'
 // draws alone (e.g. more documents do not change which attributes the queries ask about).
-enum class Stage : std::uint64_t { query_attributes = 1, pool_positions = 2, names = 3, document_attributes = 4 };
+enum class Stage : std::uint64_t {
+  query_attributes = 1,
+  pool_positions = 2,
+  names = 3,
+  document_attributes = 4,
+  train_names = 5,
+  train_document_attributes = 6,
+  train_queries = 7,
+};
 
 // Each stage's stream of the seed.
 class Random : public SeededRandom {
@@ -164,6 +172,52 @@ std::vector<std::size_t> query_members(std::size_t queries, std::size_t k, std::
   return members;
 }
 
+// Appends distinct entries of `population` to `listed` until it holds `count`. `drawn_for` (one
+// slot per population entry) remembers the last `key` that drew each entry, so that it need not be
+// cleared between documents.
+void draw_distinct(SeededRandom& random, std::size_t count, const std::vector<std::size_t>& population,
+                   std::vector<std::size_t>& drawn_for, std::size_t key, std::vector<std::size_t>& listed) {
+  while (listed.size() < count) {
+    const std::size_t index = random.below(population.size());
+    if (drawn_for[index] == key) continue;
+    drawn_for[index] = key;
+    listed.push_back(population[index]);
+  }
+}
+
+// Per-document attribute counts and text lengths.
+class DocumentTally {
+ public:
+  void add(std::size_t attributes, std::size_t text_chars) {
+    min_attributes_ = std::min(min_attributes_, attributes);
+    max_attributes_ = std::max(max_attributes_, attributes);
+    min_chars_ = std::min(min_chars_, text_chars);
+    max_chars_ = std::max(max_chars_, text_chars);
+    total_attributes_ += attributes;
+    total_chars_ += text_chars;
+    ++documents_;
+  }
+  void store(GenerationStatistics& statistics) const {
+    statistics.min_attributes = min_attributes_;
+    statistics.max_attributes = max_attributes_;
+    statistics.min_text_chars = min_chars_;
+    statistics.max_text_chars = max_chars_;
+    statistics.mean_attributes = static_cast<double>(total_attributes_) / static_cast<double>(documents_);
+    statistics.mean_text_chars = static_cast<double>(total_chars_) / static_cast<double>(documents_);
+  }
+
+ private:
+  std::size_t min_attributes_ = std::numeric_limits<std::size_t>::max(), max_attributes_ = 0;
+  std::size_t min_chars_ = std::numeric_limits<std::size_t>::max(), max_chars_ = 0;
+  std::size_t total_attributes_ = 0, total_chars_ = 0, documents_ = 0;
+};
+
+void require_attribute_counts(const AttributeCountRange& range) {
+  if (range.min == 0 || range.min > range.max) {
+    throw UsageError(fmt::format("--attributes-per-document {}-{}: expected 1 <= MIN <= MAX", range.min, range.max));
+  }
+}
+
 std::size_t saturating_product(std::size_t a, std::size_t b) {
   if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a) return std::numeric_limits<std::size_t>::max();
   return a * b;
@@ -178,12 +232,15 @@ void require_distinct(const Strings& values, const char* what) {
   }
 }
 
+// LIMIT joins the last two attributes with " and ", the seed's training set with a comma.
+enum class LastSeparator { and_word, comma };
+
 std::string document_text(const std::string& name, const std::vector<std::size_t>& attribute_indices,
-                          const std::vector<std::string>& attributes) {
+                          const std::vector<std::string>& attributes, LastSeparator last = LastSeparator::and_word) {
   std::string text = name;
   text += " likes ";
   for (std::size_t i = 0; i < attribute_indices.size(); ++i) {
-    if (i > 0) text += i + 1 == attribute_indices.size() ? " and " : ", ";
+    if (i > 0) text += i + 1 == attribute_indices.size() && last == LastSeparator::and_word ? " and " : ", ";
     text += attributes[attribute_indices[i]];
   }
   text += '.';
@@ -344,9 +401,7 @@ void validate_generate_options(const GenerateOptions& options, const std::vector
   if (options.documents == 0) throw UsageError("--documents must be at least 1");
   if (options.queries == 0) throw UsageError("--queries must be at least 1");
   if (k == 0) throw UsageError("--relevant-per-query must be at least 1");
-  if (range.min == 0 || range.min > range.max) {
-    throw UsageError(fmt::format("--attributes-per-document {}-{}: expected 1 <= MIN <= MAX", range.min, range.max));
-  }
+  require_attribute_counts(range);
   if (k > options.documents) {
     throw UsageError(fmt::format("--relevant-per-query {} is more than --documents {}", k, options.documents));
   }
@@ -472,34 +527,20 @@ GeneratedDataset generate_dataset(const GenerateOptions& options, const std::vec
     const auto& range = options.attributes_per_document;
     std::vector<std::size_t> filler_drawn_for(fillers.size(), kUnset);  // last position that drew it
     std::vector<std::size_t> listed;
-    std::size_t total_attributes = 0;
-    std::size_t total_chars = 0;
-    statistics.min_attributes = std::numeric_limits<std::size_t>::max();
-    statistics.min_text_chars = std::numeric_limits<std::size_t>::max();
+    DocumentTally tally;
     for (std::size_t position = 0; position < documents; ++position) {
       listed.clear();
       if (const std::size_t j = pool_index_at[position]; j != kUnset) {
         for (const std::size_t query : queries_of_pool_document[j]) listed.push_back(query_attribute[query]);
       }
       const std::size_t drawn_count = range.min + random.below(range.max - range.min + 1);
-      while (listed.size() < drawn_count) {
-        const std::size_t filler = random.below(fillers.size());
-        if (filler_drawn_for[filler] == position) continue;
-        filler_drawn_for[filler] = position;
-        listed.push_back(fillers[filler]);
-      }
+      draw_distinct(random, drawn_count, fillers, filler_drawn_for, position, listed);
       random.shuffle(listed);
       Document document{.id = ids[position], .title = "", .text = document_text(ids[position], listed, attributes)};
-      statistics.min_attributes = std::min(statistics.min_attributes, listed.size());
-      statistics.max_attributes = std::max(statistics.max_attributes, listed.size());
-      statistics.min_text_chars = std::min(statistics.min_text_chars, document.text.size());
-      statistics.max_text_chars = std::max(statistics.max_text_chars, document.text.size());
-      total_attributes += listed.size();
-      total_chars += document.text.size();
+      tally.add(listed.size(), document.text.size());
       dataset.corpus.push_back(std::move(document));
     }
-    statistics.mean_attributes = static_cast<double>(total_attributes) / static_cast<double>(documents);
-    statistics.mean_text_chars = static_cast<double>(total_chars) / static_cast<double>(documents);
+    tally.store(statistics);
   }
 
   dataset.queries.reserve(queries);
@@ -513,6 +554,130 @@ GeneratedDataset generate_dataset(const GenerateOptions& options, const std::vec
     std::string text = fmt::format("Who likes {}?", attributes[query_attribute[query]]);
     dataset.queries.push_back({.id = std::move(query_id), .text = std::move(text)});
   }
+  return dataset;
+}
+
+std::vector<std::string> load_asked_attributes(const fs::path& queries_file) {
+  constexpr std::string_view kPrefix = "Who likes ";
+  std::vector<std::string> asked;
+  for (const Query& query : load_queries(queries_file)) {
+    const std::string_view text = query.text;
+    if (!text.starts_with(kPrefix) || !text.ends_with('?') || text.size() <= kPrefix.size() + 1) {
+      throw DataError::at_id(queries_file, query.id,
+                             fmt::format("query '{}' is not of the form \"Who likes X?\"", query.text));
+    }
+    asked.emplace_back(text.substr(kPrefix.size(), text.size() - kPrefix.size() - 1));
+  }
+  return asked;
+}
+
+std::vector<std::string> attributes_except(const std::vector<std::string>& attributes,
+                                           const std::vector<std::string>& excluded) {
+  const std::unordered_set<std::string> removed(excluded.begin(), excluded.end());  // membership only
+  std::vector<std::string> kept;
+  for (const auto& attribute : attributes) {
+    if (!removed.contains(attribute)) kept.push_back(attribute);
+  }
+  return kept;
+}
+
+void validate_train_set_options(const TrainSetOptions& options, const std::vector<std::string>& attributes,
+                                const NameLists& names) {
+  const auto& range = options.attributes_per_document;
+  if (options.documents == 0) throw UsageError("--documents must be at least 1");
+  if (options.queries == 0) throw UsageError("--queries must be at least 1");
+  if (options.relevant_per_query == 0) throw UsageError("--relevant-per-query must be at least 1");
+  require_attribute_counts(range);
+  if (options.relevant_per_query > options.documents) {
+    throw UsageError(fmt::format("--relevant-per-query {} is more than --documents {}", options.relevant_per_query,
+                                 options.documents));
+  }
+  require_distinct(attributes, "attribute");
+  if (range.max > attributes.size()) {
+    throw UsageError(fmt::format("--attributes-per-document up to {} distinct attributes, but only {} training "
+                                 "attributes remain once the test queries' attributes are removed",
+                                 range.max, attributes.size()));
+  }
+  if (names.first.empty() || names.last.empty()) throw UsageError("the names list needs first and last names");
+}
+
+GeneratedDataset build_train_set(const TrainSetOptions& options, const std::vector<std::string>& attributes,
+                                 const NameLists& names) {
+  validate_train_set_options(options, attributes, names);
+  const std::size_t documents = options.documents;
+  const std::size_t k = options.relevant_per_query;
+  const auto& range = options.attributes_per_document;
+  GeneratedDataset dataset;
+  GenerationStatistics& statistics = dataset.statistics;
+
+  // Names and attribute lists draw from their own streams: more documents leave the first ones alone.
+  std::vector<std::vector<std::size_t>> listing(attributes.size());  // documents listing each attribute, ascending
+  {
+    Random name_random(options.seed, Stage::train_names);
+    Random attribute_random(options.seed, Stage::train_document_attributes);
+    std::vector<std::size_t> everything(attributes.size());
+    std::iota(everything.begin(), everything.end(), std::size_t{0});
+    std::vector<std::size_t> drawn_for(attributes.size(), kUnset);
+    std::vector<std::size_t> listed;
+    DocumentTally tally;
+    dataset.corpus.reserve(documents);
+    for (std::size_t position = 0; position < documents; ++position) {
+      const std::string& first = names.first[name_random.below(names.first.size())];
+      const std::string& last = names.last[name_random.below(names.last.size())];
+      listed.clear();
+      const std::size_t count = range.min + attribute_random.below(range.max - range.min + 1);
+      draw_distinct(attribute_random, count, everything, drawn_for, position, listed);
+      for (const std::size_t attribute : listed) listing[attribute].push_back(position);
+      Document document{.id = fmt::format("doc_{}", position),
+                        .title = "",
+                        .text = document_text(fmt::format("{} {}", first, last), listed, attributes,
+                                              LastSeparator::comma)};
+      tally.add(listed.size(), document.text.size());
+      dataset.corpus.push_back(std::move(document));
+    }
+    tally.store(statistics);
+  }
+
+  std::vector<std::size_t> qualifying;
+  for (std::size_t attribute = 0; attribute < attributes.size(); ++attribute) {
+    if (listing[attribute].size() >= k) qualifying.push_back(attribute);
+  }
+  if (qualifying.empty()) {
+    throw UsageError(fmt::format("no attribute is listed by --relevant-per-query {} documents: raise --documents or "
+                                 "--attributes-per-document, or lower --relevant-per-query",
+                                 k));
+  }
+  Random random(options.seed, Stage::train_queries);
+  std::vector<std::size_t> order;
+  std::vector<bool> relevant_somewhere(documents, false);
+  std::vector<bool> asked(attributes.size(), false);
+  std::vector<std::size_t> candidates;
+  dataset.queries.reserve(options.queries);
+  dataset.qrels.reserve(options.queries * k);
+  for (std::size_t query = 0; query < options.queries; ++query) {
+    if (order.empty()) {
+      // A fresh random order of every qualifying attribute, taken from the back; a second round
+      // asks about attributes again.
+      order = qualifying;
+      random.shuffle(order);
+      if (query > 0) statistics.reused_query_attributes += std::min(order.size(), options.queries - query);
+    }
+    const std::size_t attribute = order.back();
+    order.pop_back();
+    asked[attribute] = true;
+    // k distinct listing documents (a partial Fisher-Yates shuffle), judged in corpus order.
+    candidates = listing[attribute];
+    for (std::size_t i = 0; i < k; ++i) std::swap(candidates[i], candidates[i + random.below(candidates.size() - i)]);
+    std::sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(k));
+    std::string query_id = fmt::format("query_{}", query);
+    for (std::size_t i = 0; i < k; ++i) {
+      relevant_somewhere[candidates[i]] = true;
+      dataset.qrels.push_back({.query_id = query_id, .document_id = dataset.corpus[candidates[i]].id, .score = 1});
+    }
+    dataset.queries.push_back({.id = std::move(query_id), .text = fmt::format("Who likes {}?", attributes[attribute])});
+  }
+  statistics.relevant_pool = static_cast<std::size_t>(std::count(relevant_somewhere.begin(), relevant_somewhere.end(), true));
+  statistics.filler_attributes = static_cast<std::size_t>(std::count(asked.begin(), asked.end(), false));
   return dataset;
 }
 

@@ -77,7 +77,7 @@ std::string NeuralSparseEncoder::term(std::uint32_t column) const {
 }
 
 nlohmann::json NeuralSparseEncoder::describe() const {
-  return {{"kind", manifest_.query.kind == "mlm" ? "sparse encoder, queries by the MLM" : "inference-free sparse encoder"},
+  nlohmann::json description = {{"kind", manifest_.query.kind == "mlm" ? "sparse encoder, queries by the MLM" : "inference-free sparse encoder"},
           {"folder", manifest_.folder.string()},
           {"source", manifest_.source},
           {"vocab_size", manifest_.vocab_size},
@@ -85,6 +85,11 @@ nlohmann::json NeuralSparseEncoder::describe() const {
           {"query_encoder", query_encoder_->describe()},
           {"tokenizer", tokenizer_->kind()},
           {"manifest_versions", manifest_.raw.value("versions", nlohmann::json::object())}};
+  // A fine-tuned model (limit-eval finetune): the report finds it by training.samples.
+  if (const auto training = manifest_.raw.find("training"); training != manifest_.raw.end()) {
+    description["training"] = *training;
+  }
+  return description;
 }
 
 std::vector<std::vector<std::uint32_t>> NeuralSparseEncoder::document_token_ids(std::span<const data::Document> corpus,

@@ -14,6 +14,8 @@ void add_evaluate_command(CLI::App& app, GlobalOptions& global);  // trec_eval-l
 void add_tokenize_command(CLI::App& app, GlobalOptions& global);  // a model's token ids of stdin lines
 void add_report_command(CLI::App& app, GlobalOptions& global);    // the results page from the results JSON files
 void add_generate_command(CLI::App& app, GlobalOptions& global);  // a synthetic LIMIT-style dataset, seeded
+void add_build_train_set_command(CLI::App& app, GlobalOptions& global);  // the seed's training set (DESIGN.md §5)
+void add_finetune_command(CLI::App& app, GlobalOptions& global);  // train an exported model (neural plugin)
 void add_compare_command(CLI::App& app, GlobalOptions& global);   // paired significance tests between result files
 void add_encode_command(CLI::App& app, GlobalOptions& global);    // a corpus (or one shard of it) into the vector cache
 

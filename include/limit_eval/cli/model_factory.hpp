@@ -10,6 +10,10 @@
 
 #include "limit_eval/encode/encoder.hpp"
 
+namespace limit_eval::neural {
+struct FinetuneOptions;
+}
+
 namespace limit_eval::cli {
 
 struct ModelOptions {
@@ -31,5 +35,8 @@ std::filesystem::path model_manifest(const ModelOptions& options);
 // The encoder --model names, on the device/dtype/batch size the options ask for (BM25 runs on the
 // CPU in fp32, unbatched: it warns when any of these options was given).
 std::unique_ptr<encode::SparseEncoder> make_encoder(const ModelOptions& options, std::size_t threads);
+
+// Runs `limit-eval finetune` in the neural plugin (UsageError when built without libtorch).
+void run_finetune(const neural::FinetuneOptions& options);
 
 }  // namespace limit_eval::cli

@@ -73,6 +73,7 @@ struct GenerationStatistics {
   std::size_t min_text_chars = 0, max_text_chars = 0;  // per document text, in bytes
   double mean_text_chars = 0.0;
   std::size_t middle_initials = 0;          // ids disambiguated with a middle initial
+  std::size_t reused_query_attributes = 0;  // training set: queries asking about an attribute again
 };
 
 struct GeneratedDataset {
@@ -96,6 +97,37 @@ void check_output_folder(const std::filesystem::path& output, bool overwrite);
 // missing or empty is replaced as a whole; a non-empty one is refused (UsageError) unless
 // `overwrite`, in which case the three files are replaced and any other entry is left alone.
 void write_generated_dataset(const GeneratedDataset& dataset, const std::filesystem::path& output, bool overwrite);
+
+// The seed's training set (DESIGN.md §5, "created synthetically using non-test set attributes"):
+// documents doc_0 ... doc_{N-1} with an empty title and the text "<First> <Last> likes a, b, c.",
+// each listing a uniformly drawn count of distinct training attributes in random order; queries
+// "Who likes X?" over distinct attributes that at least `relevant_per_query` documents list (an
+// attribute is asked about again only once every qualifying one has been), each with that many
+// relevant documents drawn from those listing X, score 1. Deterministic like generate_dataset.
+struct TrainSetOptions {
+  std::size_t documents = 50000;
+  std::size_t queries = 850;
+  std::size_t relevant_per_query = 2;
+  AttributeCountRange attributes_per_document{5, 15};
+  std::uint64_t seed = 42;
+};
+
+// X of every query "Who likes X?" in a queries file (LIMIT's test queries). Throws what
+// load_queries throws, and DataError (file, query id) for a query of another form.
+std::vector<std::string> load_asked_attributes(const std::filesystem::path& queries_file);
+
+// `attributes` without those in `excluded`, in list order.
+std::vector<std::string> attributes_except(const std::vector<std::string>& attributes,
+                                           const std::vector<std::string>& excluded);
+
+// Throws UsageError when the options cannot be met with these (training) attributes and names.
+void validate_train_set_options(const TrainSetOptions& options, const std::vector<std::string>& attributes,
+                                const NameLists& names);
+
+// Validates, then builds the training set in memory from the training attributes (the test ones
+// already removed). Throws UsageError when no attribute ends up listed by enough documents.
+GeneratedDataset build_train_set(const TrainSetOptions& options, const std::vector<std::string>& attributes,
+                                 const NameLists& names);
 
 // One jsonl line of each file, without the newline (what write_generated_dataset writes).
 std::string corpus_line(const Document& document);
