@@ -55,6 +55,16 @@ class ManifestReader {
     }
     return it->get<std::size_t>();
   }
+  // A positive integer, or null (returned as 0): "no limit", as sentence-transformers reads a
+  // tokenizer without model_max_length.
+  std::size_t positive_or_null(const json& parent, const char* key, const std::string& where) const {
+    const auto it = parent.find(key);
+    if (it != parent.end() && it->is_null()) return 0;
+    if (it == parent.end() || !it->is_number_unsigned() || it->get<std::uint64_t>() == 0) {
+      fail(fmt::format("'{}{}' must be a positive integer or null", where, key));
+    }
+    return it->get<std::size_t>();
+  }
 
  private:
   std::filesystem::path path_;
@@ -128,6 +138,14 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   m.document.file = folder / read.string(doc, "file", "document_encoder.");
   m.document.architecture = read.string_or(doc, "architecture", "", "document_encoder.");
   m.document.max_seq_length = read.positive(doc, "max_seq_length", "document_encoder.");
+  // The exporter refuses a max_seq_length past the model's position embeddings (null: unknown).
+  if (doc.contains("max_position_embeddings")) {
+    const std::size_t positions = read.positive_or_null(doc, "max_position_embeddings", "document_encoder.");
+    if (positions > 0 && m.document.max_seq_length > positions) {
+      read.fail(fmt::format("document_encoder.max_seq_length {} exceeds max_position_embeddings {}",
+                            m.document.max_seq_length, positions));
+    }
+  }
   m.document.add_special_tokens = read.boolean(doc, "add_special_tokens", true, "document_encoder.");
   m.document.pooling = read.string(doc, "pooling", "document_encoder.");
   m.document.activation = read.string(doc, "activation", "document_encoder.");
@@ -161,7 +179,15 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   if (read.string_or(query, "dtype", "float32", "query_encoder.") != "float32") {
     read.fail("query_encoder.dtype must be \"float32\"");
   }
-  m.query.max_seq_length = read.positive(query, "max_seq_length", "query_encoder.");
+  // null: queries are not truncated (sentence-transformers' SparseStaticEmbedding with a tokenizer that
+  // has no model_max_length).
+  m.query.max_seq_length = read.positive_or_null(query, "max_seq_length", "query_encoder.");
+  if (query.contains("static_weight_size")) {
+    const std::size_t static_size = read.positive(query, "static_weight_size", "query_encoder.");
+    if (static_size > vocab_size) {
+      read.fail(fmt::format("query_encoder.static_weight_size {} exceeds vocab_size {}", static_size, vocab_size));
+    }
+  }
   m.query.add_special_tokens = read.boolean(query, "add_special_tokens", false, "query_encoder.");
   if (const auto presence = read.string_or(query, "presence", "binary", "query_encoder."); presence != "binary") {
     read.fail(fmt::format("query_encoder.presence '{}' is not supported (only \"binary\")", presence));
@@ -178,10 +204,12 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
                           m.tokenizer.kind));
   }
   m.tokenizer.lowercase = read.boolean(tok, "lowercase", true, "tokenizer.");
-  // sentence-transformers lower-cases the text itself when do_lower_case is set; a lower-casing
-  // tokenizer gives the same ids, any other does not.
-  if (read.boolean(doc, "do_lower_case", false, "document_encoder.") && !m.tokenizer.lowercase) {
-    read.fail("document_encoder.do_lower_case with a tokenizer that keeps case is not supported");
+  // sentence-transformers lower-cases the text itself (str.lower()) when do_lower_case is set: literal
+  // special tokens are then not matched, and Python's final sigma differs from the tokenizer's
+  // lower-casing. limit-eval does not reproduce that; the exporter refuses such models.
+  if (read.boolean(doc, "do_lower_case", false, "document_encoder.")) {
+    read.fail("document_encoder.do_lower_case true is not supported (sentence-transformers' own str.lower() "
+              "before tokenizing; re-export the model with do_lower_case false when its tokenizer lower-cases)");
   }
   if (const auto it = tok.find("strip_accents"); it != tok.end() && !it->is_null()) {
     if (!it->is_boolean()) read.fail("'tokenizer.strip_accents' must be true, false or null");
@@ -193,7 +221,10 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   m.tokenizer.cls_token = read.string_or(tok, "cls_token", "[CLS]", "tokenizer.");
   m.tokenizer.sep_token = read.string_or(tok, "sep_token", "[SEP]", "tokenizer.");
   m.tokenizer.pad_token = read.string_or(tok, "pad_token", "[PAD]", "tokenizer.");
-  m.tokenizer.mask_token = read.string_or(tok, "mask_token", "[MASK]", "tokenizer.");
+  // null: the tokenizer has no mask token.
+  m.tokenizer.mask_token = tok.contains("mask_token") && tok["mask_token"].is_null()
+                               ? std::string{}
+                               : read.string_or(tok, "mask_token", "[MASK]", "tokenizer.");
   m.tokenizer.continuing_subword_prefix = read.string_or(tok, "continuing_subword_prefix", "##", "tokenizer.");
   if (tok.contains("max_input_chars_per_word")) {
     m.tokenizer.max_input_chars_per_word = read.positive(tok, "max_input_chars_per_word", "tokenizer.");

@@ -62,7 +62,8 @@ nlohmann::json NeuralSparseEncoder::describe() const {
           {"document_encoder", document_model_->describe()},
           {"query_encoder",
            {{"kind", manifest_.query.kind},
-            {"max_seq_length", manifest_.query.max_seq_length},
+            {"max_seq_length", manifest_.query.max_seq_length > 0 ? nlohmann::json(manifest_.query.max_seq_length)
+                                                                   : nlohmann::json(nullptr)},
             {"add_special_tokens", manifest_.query.add_special_tokens}}},
           {"tokenizer", tokenizer_->kind()},
           {"manifest_versions", manifest_.raw.value("versions", nlohmann::json::object())}};

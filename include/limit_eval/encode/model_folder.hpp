@@ -47,7 +47,7 @@ struct DocumentEncoderSpec {
 struct QueryEncoderSpec {
   std::string kind = "static_weights";
   std::filesystem::path file;
-  std::size_t max_seq_length = 512;
+  std::size_t max_seq_length = 512;  // 0: no truncation (the manifest's null)
   bool add_special_tokens = false;
 };
 
