@@ -15,3 +15,21 @@ if(LIMIT_EVAL_PYTHON)
 else()
   message(STATUS "limit-eval: no Python environment (run scripts/setup.sh); oracle tests disabled")
 endif()
+
+# The second environment (transformers 5.x / sentence-transformers 6.x, scripts/setup.sh): the export
+# and parity tests run under it a second time (tests/CMakeLists.txt).
+set(LIMIT_EVAL_PYTHON_TF5 "" CACHE FILEPATH
+    "Python of the second (transformers 5) environment (default: $LIMIT_EVAL_VENV_TF5/bin/python or ~/.cache/limit-eval/venv-tf5/bin/python)")
+if(NOT LIMIT_EVAL_PYTHON_TF5)
+  if(DEFINED ENV{LIMIT_EVAL_VENV_TF5})
+    set(_venv_tf5 "$ENV{LIMIT_EVAL_VENV_TF5}")
+  else()
+    set(_venv_tf5 "$ENV{HOME}/.cache/limit-eval/venv-tf5")
+  endif()
+  if(EXISTS "${_venv_tf5}/bin/python")
+    set(LIMIT_EVAL_PYTHON_TF5 "${_venv_tf5}/bin/python" CACHE FILEPATH "Python of the second (transformers 5) environment" FORCE)
+  endif()
+endif()
+if(LIMIT_EVAL_PYTHON_TF5)
+  message(STATUS "limit-eval: second Python environment ${LIMIT_EVAL_PYTHON_TF5}")
+endif()

@@ -130,6 +130,7 @@ def load_encoder(source: str, revision: str | None, trust_remote_code: bool, cod
     if code_revision:
         model_kwargs.setdefault("code_revision", code_revision)
         config_kwargs.setdefault("code_revision", code_revision)
+    model_kwargs, loader_kwargs = pin_code_revision(model_kwargs, code_revision)
     local = Path(source).expanduser()
     looks_local = local.exists() or source.startswith((".", "/", "~")) or source.count("/") > 1
     if looks_local and not local.is_dir():
@@ -139,7 +140,7 @@ def load_encoder(source: str, revision: str | None, trust_remote_code: bool, cod
             warnings.simplefilter("ignore", FutureWarning)
             model = SparseEncoder(str(local) if looks_local else source, revision=revision, device="cpu",
                                   trust_remote_code=trust_remote_code, model_kwargs=model_kwargs or None,
-                                  config_kwargs=config_kwargs or None)
+                                  config_kwargs=config_kwargs or None, **loader_kwargs)
     except Exception as error:  # noqa: BLE001 - every loader failure becomes one clear message
         detail = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
         if looks_local:
@@ -158,7 +159,81 @@ def load_encoder(source: str, revision: str | None, trust_remote_code: bool, cod
                           f"{detail}") from error
     model.eval()
     model.float()
+    check_code_revision(model, code_revision)
     return model
+
+
+def library_major(package: str) -> int:
+    from importlib.metadata import version
+
+    return int(version(package).split(".")[0])
+
+
+class KeptCodeRevision(dict):
+    """model_kwargs whose "code_revision" survives sentence-transformers 6, which pops it from
+    model_kwargs to load its own module classes and so loads the model's custom code at the code
+    repository's main branch instead of the pinned revision."""
+
+    def pop(self, key, *default):
+        return self.get(key, *default) if key == "code_revision" else super().pop(key, *default)
+
+
+def pin_code_revision(model_kwargs: dict, code_revision: str | None) -> tuple[dict, dict]:
+    """(model_kwargs, extra SparseEncoder arguments) that load a custom-code model's code at
+    code_revision with every library version: sentence-transformers 5 passes model_kwargs and
+    config_kwargs through; sentence-transformers 6 consumes model_kwargs' code_revision (kept by
+    KeptCodeRevision) and transformers 5's AutoTokenizer loads the model's config, and so its code,
+    again (processor_kwargs)."""
+    if not code_revision or library_major("sentence-transformers") < 6:
+        return model_kwargs, {}
+    return KeptCodeRevision(model_kwargs), {"processor_kwargs": {"code_revision": code_revision}}
+
+
+def check_code_revision(model, code_revision: str | None) -> None:
+    """Refuses a model whose custom code from another repository (config auto_map "org/repo--module.Class")
+    was not loaded at code_revision (transformers names the module after the commit it loaded)."""
+    if not code_revision:
+        return
+    from transformers import PreTrainedModel
+
+    for module in model.modules():
+        if not isinstance(module, PreTrainedModel):
+            continue
+        auto_map = getattr(module.config, "auto_map", None) or {}
+        if not any("--" in str(reference) for reference in auto_map.values()):
+            continue
+        loaded = type(module).__module__
+        if code_revision not in loaded:
+            raise SourceError(f"the model's custom code was loaded as {loaded}, not at the pinned code revision "
+                              f"{code_revision}")
+        return
+
+
+def explains_custom_code_failures(export_function):
+    """export() whose failures inside a model's custom code under transformers 5 say what to do:
+    code written for transformers 4 (GTE's Alibaba-NLP/new-impl, v3-gte's architecture) does not run
+    under transformers 5."""
+    import functools
+
+    @functools.wraps(export_function)
+    def export_checked(args, source, output, name, revision, trust_remote_code, *rest):
+        try:
+            return export_function(args, source, output, name, revision, trust_remote_code, *rest)
+        except ExportError:
+            raise
+        except Exception as error:  # noqa: BLE001 - only custom code under transformers 5 is explained
+            import transformers
+
+            if not trust_remote_code or library_major("transformers") < 5:
+                raise
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise LayoutError(f"the model's custom code failed under transformers {transformers.__version__} "
+                              f"({type(error).__name__}: {first_line}): code written for transformers 4, such as "
+                              f"GTE's (Alibaba-NLP/new-impl, v3-gte's architecture), does not run under transformers "
+                              f"5; export this model with transformers 4.x (the project's environment, "
+                              f"scripts/setup.sh)") from error
+
+    return export_checked
 
 
 def resolved_hub_revision(source: str, revision: str | None) -> str | None:
@@ -212,6 +287,12 @@ def find_routes(model, source: str | None = None, revision: str | None = None) -
         raise LayoutError(f"unsupported SpladePooling activation_function '{pooling.activation_function}'")
     if getattr(mlm, "backend", "torch") != "torch":
         raise LayoutError(f"unsupported MLMTransformer backend '{mlm.backend}': load the model with the torch backend")
+    if getattr(mlm, "do_lower_case", False):
+        # str.lower() before tokenizing is not the tokenizer's own lower-casing: literal special tokens
+        # ("[MASK]") are then no longer matched, and Python's final sigma differs from the normalizer's.
+        raise LayoutError("unsupported MLMTransformer do_lower_case=True: sentence-transformers lower-cases the "
+                          "text with str.lower() before tokenizing, which limit-eval does not reproduce; set it "
+                          "to false in sentence_bert_config.json when the tokenizer lower-cases by itself")
 
     # Encoder-level settings that would change encode_query/encode_document behind the manifest's back.
     for task, names in (("query", ["query"]), ("document", ["document", "passage", "corpus"])):
@@ -866,6 +947,235 @@ def write_vocab_if_missing(tokenizer_dir: Path, tokenizer) -> None:
     vocab_file.write_text("".join(token + "\n" for token, _ in ordered), encoding="utf-8")
 
 
+# --------------------------------------------------------------------------------------------
+# The folder as limit-eval loads it
+#
+# validate_folder() makes, on the folder about to be published, every check limit-eval makes when it
+# loads a model folder (src/encode/model_folder.cpp: the manifest; src/text/wordpiece.cpp: the
+# vocabulary and its special tokens; src/neural/neural_encoder.cpp: tokenizer ids within the
+# vocabulary; src/neural/document_model.cpp: the TorchScript module, its decoder buffers and output
+# width; load_query_weights: the weights' length and finiteness), and the checks this exporter makes
+# on the source model that a folder can violate (max_seq_length within the position embeddings,
+# static weights no longer than the vocabulary): a folder export_model.py writes always loads, and
+# tests/oracle/test_export_roundtrip.py refuses one corrupted folder per check with both.
+
+# What the format (and limit-eval) supports: the manifest's closed vocabularies.
+DOCUMENT_OUTPUTS = ("hidden_states", "logits")
+ACTIVATIONS = ("relu", "log1p_relu")
+QUERY_ENCODER_KINDS = ("static_weights", "mlm")
+TOKENIZER_KINDS = ("wordpiece", "sentencepiece")
+OLDEST_FORMAT_VERSION = 1
+
+
+def _is_positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def validate_manifest(manifest: Any) -> None:
+    """limit-eval's checks of manifest.json's fields (src/encode/model_folder.cpp); raises CheckError."""
+    def fail(what: str):
+        raise CheckError(f"manifest.json: {what}")
+
+    def section(key: str) -> dict:
+        if not isinstance(manifest.get(key), dict):
+            fail(f"'{key}' must be an object")
+        return manifest[key]
+
+    def string(obj: dict, key: str, where: str, required: bool = True) -> str | None:
+        if key not in obj and not required:
+            return None
+        if not isinstance(obj.get(key), str):
+            fail(f"'{where}{key}' must be a string")
+        return obj[key]
+
+    def boolean(obj: dict, key: str, where: str) -> None:
+        if key in obj and not isinstance(obj[key], bool):
+            fail(f"'{where}{key}' must be true or false")
+
+    def positive(obj: dict, key: str, where: str, nullable: bool = False) -> int | None:
+        value = obj.get(key)
+        if nullable and key in obj and value is None:
+            return None
+        if not _is_positive_int(value):
+            fail(f"'{where}{key}' must be a positive integer{' or null' if nullable else ''}")
+        return value
+
+    if not isinstance(manifest, dict):
+        fail("the manifest must be a JSON object")
+    if manifest.get("format") != FORMAT_NAME:
+        fail(f"'format' is not \"{FORMAT_NAME}\"")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        fail("'format_version' must be an integer")
+    if not OLDEST_FORMAT_VERSION <= version <= FORMAT_VERSION:
+        fail(f"format version {version} is not supported (versions {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION})")
+    string(manifest, "name", "")
+    vocab_size = positive(manifest, "vocab_size", "")
+    if vocab_size > 2**32 - 1:
+        fail("'vocab_size' is too large")
+
+    def mlm_side(side: dict, where: str) -> None:
+        """An MLM + SPLADE pooling side: document_encoder, or a query_encoder of kind "mlm"."""
+        string(side, "file", where)
+        string(side, "architecture", where, required=False)
+        side_max = positive(side, "max_seq_length", where)
+        positions = side.get("max_position_embeddings")
+        if positions is not None:
+            positive(side, "max_position_embeddings", where)
+            if side_max > positions:
+                fail(f"{where}max_seq_length {side_max} exceeds max_position_embeddings {positions}")
+        boolean(side, "add_special_tokens", where)
+        if string(side, "pooling", where) != "max":
+            fail(f"{where}pooling '{side['pooling']}' is not supported (only \"max\")")
+        if string(side, "activation", where) not in ACTIVATIONS:
+            fail(f"{where}activation '{side['activation']}' is not supported")
+        output = string(side, "output", where, required=version >= 2) or "logits"
+        if output not in DOCUMENT_OUTPUTS:
+            fail(f"{where}output '{output}' is not supported")
+        if side.get("truncation", "longest_first") != "longest_first":
+            fail(f"{where}truncation '{side['truncation']}' is not supported (only \"longest_first\")")
+
+    doc = section("document_encoder")
+    mlm_side(doc, "document_encoder.")
+    if doc.get("text", "title_space_text_stripped") != "title_space_text_stripped":
+        fail(f"document_encoder.text '{doc['text']}' is not supported")
+
+    query = section("query_encoder")
+    query_kind = query.get("kind", "static_weights")
+    if query_kind not in QUERY_ENCODER_KINDS:
+        fail(f"query_encoder.kind '{query_kind}' is not supported")
+    if query_kind == "mlm":
+        mlm_side(query, "query_encoder.")
+        boolean(query, "strip", "query_encoder.")
+    else:
+        string(query, "file", "query_encoder.")
+        if query.get("dtype", "float32") != "float32":
+            fail("query_encoder.dtype must be \"float32\"")
+        positive(query, "max_seq_length", "query_encoder.", nullable=True)
+        boolean(query, "add_special_tokens", "query_encoder.")
+        if query.get("presence", "binary") != "binary":
+            fail(f"query_encoder.presence '{query['presence']}' is not supported (only \"binary\")")
+        if "static_weight_size" in query:
+            static_size = positive(query, "static_weight_size", "query_encoder.")
+            if static_size > vocab_size:
+                fail(f"query_encoder.static_weight_size {static_size} exceeds vocab_size {vocab_size}")
+
+    tok = section("tokenizer")
+    kind = string(tok, "kind", "tokenizer.")
+    if kind not in TOKENIZER_KINDS:
+        fail(f"tokenizer.kind '{kind}' is not supported")
+    string(tok, "vocab_file" if kind == "wordpiece" else "model_file", "tokenizer.")
+    for key in ("lowercase", "tokenize_chinese_chars", "clean_text"):
+        boolean(tok, key, "tokenizer.")
+    for side, where in ((doc, "document_encoder."), (query, "query_encoder.")):
+        boolean(side, "do_lower_case", where)
+        if side.get("do_lower_case"):
+            fail(f"{where}do_lower_case true is not supported")
+    if tok.get("strip_accents") is not None and not isinstance(tok["strip_accents"], bool):
+        fail("'tokenizer.strip_accents' must be true, false or null")
+    for key in ("unk_token", "cls_token", "sep_token", "pad_token", "continuing_subword_prefix"):
+        string(tok, key, "tokenizer.", required=False)
+    if tok.get("mask_token") is not None:
+        string(tok, "mask_token", "tokenizer.")
+    if "max_input_chars_per_word" in tok:
+        positive(tok, "max_input_chars_per_word", "tokenizer.")
+    if not isinstance(manifest.get("files"), dict):
+        fail("'files' must be an object")
+
+
+def validate_folder(folder: Path) -> dict[str, Any]:
+    """Every check limit-eval makes when it loads FOLDER (see the comment above); raises CheckError
+    naming the first that fails. Returns the manifest."""
+    import numpy as np
+    import torch
+
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise CheckError(f"manifest.json: unreadable or not JSON: {error}") from error
+    validate_manifest(manifest)
+    doc, query, tok, files = (manifest["document_encoder"], manifest["query_encoder"], manifest["tokenizer"],
+                              manifest["files"])
+    vocab_size = manifest["vocab_size"]
+
+    tokenizer_file = tok["vocab_file"] if tok["kind"] == "wordpiece" else tok["model_file"]
+    for required in (doc["file"], query["file"], tokenizer_file):
+        if required not in files:
+            raise CheckError(f"manifest.json: 'files' does not list '{required}'")
+    for relative, entry in files.items():
+        path = folder / relative
+        if not path.is_file():
+            raise CheckError(f"{relative}: missing from the model folder (listed in manifest.json)")
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            raise CheckError(f"manifest.json: 'files.{relative}' must be an object with a sha256")
+        if "bytes" in entry and entry["bytes"] != path.stat().st_size:
+            raise CheckError(f"{relative}: size {path.stat().st_size} differs from the manifest's {entry['bytes']}")
+        if sha256_of(path) != entry["sha256"]:
+            raise CheckError(f"{relative}: sha256 differs from the manifest's (corrupt file)")
+
+    if tok["kind"] == "wordpiece":
+        try:  # universal newlines, as transformers' load_vocab (and limit-eval) read vocab.txt
+            with (folder / tokenizer_file).open(encoding="utf-8", newline=None) as stream:
+                lines = stream.read().split("\n")
+        except UnicodeDecodeError as error:
+            raise CheckError(f"{tokenizer_file}: a token is not valid UTF-8 ({error})") from error
+        if lines and lines[-1] == "":
+            lines.pop()
+        if not lines:
+            raise CheckError(f"{tokenizer_file}: the WordPiece vocabulary is empty")
+        vocab = set(lines)
+        specials = {"unknown": tok.get("unk_token", "[UNK]"), "classifier": tok.get("cls_token", "[CLS]"),
+                    "separator": tok.get("sep_token", "[SEP]"), "padding": tok.get("pad_token", "[PAD]"),
+                    "mask": tok.get("mask_token", "[MASK]")}
+        for role, token in specials.items():
+            if token and token not in vocab:
+                raise CheckError(f"{tokenizer_file}: the {role} token '{token}' is not in the vocabulary")
+        if len(lines) > vocab_size:
+            raise CheckError(f"the tokenizer has {len(lines)} ids but the manifest's vocab_size is {vocab_size}: "
+                             f"token ids past the model's vocabulary")
+
+    if query.get("kind", "static_weights") == "static_weights":
+        weights_path = folder / query["file"]
+        if weights_path.stat().st_size != 4 * vocab_size:
+            raise CheckError(f"{query['file']}: holds {weights_path.stat().st_size} bytes but the vocabulary has "
+                             f"{vocab_size} tokens")
+        if not np.isfinite(np.fromfile(weights_path, dtype="<f4")).all():
+            raise CheckError(f"{query['file']}: a weight is not a finite number")
+
+    output = doc.get("output", "logits")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(folder / doc["file"]), map_location="cpu")
+    except Exception as error:  # noqa: BLE001 - any load failure is the same refusal
+        raise CheckError(f"{doc['file']}: not a loadable TorchScript module: {str(error).splitlines()[0]}") from error
+    buffers = dict(module.named_buffers())
+    if output == "hidden_states":
+        weight, bias = buffers.get("decoder_weight"), buffers.get("decoder_bias")
+        if weight is None or bias is None:
+            raise CheckError(f"{doc['file']}: document_encoder.output is hidden_states but the module has no "
+                             f"decoder_weight/decoder_bias buffers")
+        if weight.dim() != 2 or weight.shape[0] != vocab_size:
+            raise CheckError(f"{doc['file']}: decoder_weight has shape {list(weight.shape)}; expected "
+                             f"[{vocab_size}, hidden size]")
+        if list(bias.shape) != [vocab_size]:
+            raise CheckError(f"{doc['file']}: decoder_bias has shape {list(bias.shape)}; expected [{vocab_size}]")
+    probe = torch.ones((2, 3), dtype=torch.int64)
+    with torch.inference_mode():
+        try:
+            result = module(probe, torch.ones_like(probe))
+        except Exception as error:  # noqa: BLE001
+            raise CheckError(f"{doc['file']}: forward(input_ids, attention_mask) failed on a probe batch: "
+                             f"{str(error).splitlines()[0]}") from error
+    width = buffers["decoder_weight"].shape[1] if output == "hidden_states" else vocab_size
+    if not isinstance(result, torch.Tensor) or list(result.shape) != [2, 3, width]:
+        shape = list(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+        raise CheckError(f"{doc['file']}: forward() returned {shape} for input [2, 3]; expected [2, 3, {width}] "
+                         f"({output})")
+    return manifest
+
+
+@explains_custom_code_failures
 def export(args: argparse.Namespace, source: str, output: Path, name: str, revision: str | None,
            trust_remote_code: bool, code_revision: str | None, model_kwargs: dict | None,
            config_kwargs: dict | None) -> dict[str, Any]:
@@ -1038,6 +1348,10 @@ def export(args: argparse.Namespace, source: str, output: Path, name: str, revis
                            .replace("+00:00", "Z"),
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        try:
+            validate_folder(staging)
+        except CheckError as error:
+            raise CheckError(f"the folder written would not load in limit-eval: {error}") from error
         os.chmod(staging, 0o755)
         publish(staging, output, args.force)
     except BaseException:

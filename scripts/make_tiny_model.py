@@ -161,7 +161,9 @@ def build_tokenizer(arch: str, vocab: Path):
     import inspect
 
     cls = DistilBertTokenizerFast if arch == "distilbert" else BertTokenizerFast
-    if "vocab" in inspect.signature(cls.__init__).parameters:
+    import transformers
+
+    if "vocab" in inspect.signature(cls.__init__).parameters or int(transformers.__version__.split(".")[0]) >= 5:
         # transformers 5 builds WordPiece tokenizers from a token -> id mapping.
         tokens = vocab.read_text(encoding="utf-8").split("\n")
         if tokens and tokens[-1] == "":

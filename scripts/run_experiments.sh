@@ -3,7 +3,7 @@
 # then writes the results page (limit-eval report).
 #
 # Usage: scripts/run_experiments.sh [--models "bm25 v1 ..."] [--datasets "limit-small limit"]
-#                                   [--model PATH ...] [--results-dir DIR] [--logs-dir DIR]
+#                                   [--model PATH ...] [--results-dir DIR] [--logs-dir DIR] [--run-files]
 #                                   [-- extra limit-eval options, e.g. --device cuda --dtype bf16]
 #   --models     short names (default: bm25 v1 v2-distill v3-distill v3-gte)
 #   --datasets   dataset names under the data root, or dataset folders (default: limit-small limit)
@@ -12,6 +12,8 @@
 #                  else results/)
 #   --logs-dir   where each run's log <model>_<dataset>.log goes (default: $LIMIT_EVAL_LOGS_DIR,
 #                else logs/)
+#   --run-files  also write each run's ranking as a TREC run file, <results-dir>/<dataset>/<model>.trec
+#                (limit-eval --run-file; for trec_eval, ranx, or limit-eval compare --qrels)
 # A model's name is its manifest's "name" (bm25 for BM25), as in the results JSON and the report;
 # a dataset's name is its folder's name.
 # What is missing is skipped with a one-line reason and the command that fetches it: a model not
@@ -27,6 +29,7 @@ datasets="limit-small limit"
 model_folders=()
 results_dir="${LIMIT_EVAL_RESULTS_DIR:-$root/results}"
 logs_dir="${LIMIT_EVAL_LOGS_DIR:-$root/logs}"
+run_files=0
 extra=()
 
 # The comment block at the top of this file, without its "#".
@@ -39,6 +42,7 @@ while [ $# -gt 0 ]; do
     --model) need_value "$@"; model_folders+=("$2"); shift 2 ;;
     --results-dir) need_value "$@"; results_dir="$2"; shift 2 ;;
     --logs-dir) need_value "$@"; logs_dir="$2"; shift 2 ;;
+    --run-files) run_files=1; shift ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_experiments.sh: unknown option '$1' (limit-eval options go after --)" >&2; usage >&2; exit 2 ;;
@@ -143,9 +147,11 @@ for entry in "${model_entries[@]}"; do
     dataset_name="$(basename "$dataset")"
     log="$logs_dir/$(file_name_part "$name")_$(file_name_part "$dataset_name").log"
     output="$results_dir/$(file_name_part "$dataset_name")/$(file_name_part "$name").json"
+    run_file=()
+    ((run_files)) && run_file=(--run-file "$results_dir/$(file_name_part "$dataset_name")/$(file_name_part "$name").trec")
     echo "run $name on $dataset_name (log: $log)" >&2
     start=$SECONDS
-    "$bin" --model "${folder:-$name}" --dataset "$dataset" --output "$output" "${extra[@]}" >"$log" 2>&1
+    "$bin" --model "${folder:-$name}" --dataset "$dataset" --output "$output" "${run_file[@]}" "${extra[@]}" >"$log" 2>&1
     status=$?
     if [ $status -eq 0 ]; then
       ran+=("$name on $dataset_name ($((SECONDS - start)) s) -> $output")

@@ -3,9 +3,13 @@
 #   - Debian packages for the C++ build (compiler, CMake, libraries; the Snowball stemmer is not one
 #     of them: CMake fetches Snowball 3, see cmake/snowball.cmake);
 #   - a Python virtual environment for scripts/ and the test oracles (pinned in
-#     scripts/requirements.txt), which also provides libtorch.
+#     scripts/requirements.txt), which also provides libtorch;
+#   - a second one with the current transformers / sentence-transformers releases (pinned in
+#     scripts/requirements-tf5.txt), which reuses the first one's packages (torch, ...) through a
+#     .pth file: the test suite runs the export and parity tests under both.
 # Usage: scripts/setup.sh [--no-python]
-# Environment: LIMIT_EVAL_VENV (default ~/.cache/limit-eval/venv) chooses the venv folder.
+# Environment: LIMIT_EVAL_VENV (default ~/.cache/limit-eval/venv) and LIMIT_EVAL_VENV_TF5 (default
+# ~/.cache/limit-eval/venv-tf5) choose the venv folders.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -56,5 +60,27 @@ if ((want_python)); then
     "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q -r "$here/requirements.txt"
     echo "$want_hash" > "$stamp"
+  fi
+
+  # The second environment: the same interpreter, the first environment's site-packages appended to
+  # its path (a .pth file, read after its own site-packages, so what it installs shadows the first's),
+  # and only what requirements-tf5.txt changes installed into it. Rebuilt when either list changes.
+  venv_tf5="${LIMIT_EVAL_VENV_TF5:-$HOME/.cache/limit-eval/venv-tf5}"
+  stamp_tf5="$venv_tf5/.limit-eval-requirements.sha256"
+  want_hash_tf5="$(cat "$here/requirements.txt" "$here/requirements-tf5.txt" | sha256sum | cut -d' ' -f1)"
+  if [ -x "$venv_tf5/bin/python" ] && [ -f "$stamp_tf5" ] && [ "$(cat "$stamp_tf5")" = "$want_hash_tf5" ]; then
+    log "second Python environment up to date: $venv_tf5"
+  else
+    log "building the second Python environment (transformers 5) in $venv_tf5"
+    # An existing environment is completed in place, never deleted: pip leaves what already matches.
+    [ -x "$venv_tf5/bin/python" ] || "$venv/bin/python" -m venv "$venv_tf5"
+    site_packages() { "$1" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+    site_packages "$venv/bin/python" > "$(site_packages "$venv_tf5/bin/python")/zz-base-venv.pth"
+    "$venv_tf5/bin/python" -m pip install -q -r "$here/requirements-tf5.txt"
+    "$venv_tf5/bin/python" -c 'import torch, transformers, sentence_transformers' || {
+      echo "setup.sh: the second Python environment in $venv_tf5 does not import torch/transformers" >&2
+      exit 1
+    }
+    echo "$want_hash_tf5" > "$stamp_tf5"
   fi
 fi

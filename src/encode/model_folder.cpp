@@ -66,6 +66,16 @@ class ManifestReader {
     }
     return it->get<std::size_t>();
   }
+  // A positive integer, or null (returned as 0): "no limit", as sentence-transformers reads a
+  // tokenizer without model_max_length.
+  std::size_t positive_or_null(const json& parent, const char* key, const std::string& where) const {
+    const auto it = parent.find(key);
+    if (it != parent.end() && it->is_null()) return 0;
+    if (it == parent.end() || !it->is_number_unsigned() || it->get<std::uint64_t>() == 0) {
+      fail(fmt::format("'{}{}' must be a positive integer or null", where, key));
+    }
+    return it->get<std::size_t>();
+  }
 
  private:
   std::filesystem::path path_;
@@ -114,6 +124,14 @@ MlmEncoderSpec read_mlm_spec(const ManifestReader& read, const json& side, const
   spec.file = read.file(folder, read.string(side, "file", where), where + "file");
   spec.architecture = read.string_or(side, "architecture", "", where);
   spec.max_seq_length = read.positive(side, "max_seq_length", where);
+  // The exporter refuses a max_seq_length past the model's position embeddings (null: unknown).
+  if (side.contains("max_position_embeddings")) {
+    const std::size_t positions = read.positive_or_null(side, "max_position_embeddings", where);
+    if (positions > 0 && spec.max_seq_length > positions) {
+      read.fail(fmt::format("{}max_seq_length {} exceeds max_position_embeddings {}", where, spec.max_seq_length,
+                            positions));
+    }
+  }
   spec.add_special_tokens = read.boolean(side, "add_special_tokens", true, where);
   spec.pooling = read.string(side, "pooling", where);
   spec.activation = read.string(side, "activation", where);
@@ -140,7 +158,7 @@ MlmEncoderSpec read_mlm_spec(const ManifestReader& read, const json& side, const
 // query_encoder: "static_weights" (the default, for folders written before "kind" had another
 // value) or "mlm".
 QueryEncoderSpec read_query_spec(const ManifestReader& read, const json& query, int format_version,
-                                 const std::filesystem::path& folder) {
+                                 std::size_t vocab_size, const std::filesystem::path& folder) {
   const std::string where = "query_encoder.";
   QueryEncoderSpec spec;
   spec.kind = read.string_or(query, "kind", "static_weights", where);
@@ -159,7 +177,15 @@ QueryEncoderSpec read_query_spec(const ManifestReader& read, const json& query, 
   if (read.string_or(query, "dtype", "float32", where) != "float32") {
     read.fail("query_encoder.dtype must be \"float32\"");
   }
-  spec.max_seq_length = read.positive(query, "max_seq_length", where);
+  // null: queries are not truncated (sentence-transformers' SparseStaticEmbedding with a tokenizer that
+  // has no model_max_length).
+  spec.max_seq_length = read.positive_or_null(query, "max_seq_length", where);
+  if (query.contains("static_weight_size")) {
+    const std::size_t static_size = read.positive(query, "static_weight_size", where);
+    if (static_size > vocab_size) {
+      read.fail(fmt::format("query_encoder.static_weight_size {} exceeds vocab_size {}", static_size, vocab_size));
+    }
+  }
   spec.add_special_tokens = read.boolean(query, "add_special_tokens", false, where);
   if (const auto presence = read.string_or(query, "presence", "binary", where); presence != "binary") {
     read.fail(fmt::format("query_encoder.presence '{}' is not supported (only \"binary\")", presence));
@@ -203,7 +229,7 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   }
 
   const json& query = read.object(raw, "query_encoder", "");
-  m.query = read_query_spec(read, query, format_version, folder);
+  m.query = read_query_spec(read, query, format_version, vocab_size, folder);
 
   const json& tok = read.object(raw, "tokenizer", "");
   m.tokenizer.kind = read.string(tok, "kind", "tokenizer.");
@@ -216,11 +242,14 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
                           m.tokenizer.kind));
   }
   m.tokenizer.lowercase = read.boolean(tok, "lowercase", true, "tokenizer.");
-  // sentence-transformers lower-cases the text itself when do_lower_case is set; a lower-casing
-  // tokenizer gives the same ids, any other does not.
+  // sentence-transformers lower-cases the text itself (str.lower()) when do_lower_case is set: literal
+  // special tokens are then not matched, and Python's final sigma differs from the tokenizer's
+  // lower-casing. limit-eval does not reproduce that; the exporter refuses such models.
   for (const auto& [side, where] : {std::pair{&doc, "document_encoder"}, std::pair{&query, "query_encoder"}}) {
-    if (read.boolean(*side, "do_lower_case", false, std::string(where) + ".") && !m.tokenizer.lowercase) {
-      read.fail(fmt::format("{}.do_lower_case with a tokenizer that keeps case is not supported", where));
+    if (read.boolean(*side, "do_lower_case", false, std::string(where) + ".")) {
+      read.fail(fmt::format("{}.do_lower_case true is not supported (sentence-transformers' own str.lower() before "
+                            "tokenizing; re-export the model with do_lower_case false when its tokenizer lower-cases)",
+                            where));
     }
   }
   if (const auto it = tok.find("strip_accents"); it != tok.end() && !it->is_null()) {
@@ -233,7 +262,10 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
   m.tokenizer.cls_token = read.string_or(tok, "cls_token", "[CLS]", "tokenizer.");
   m.tokenizer.sep_token = read.string_or(tok, "sep_token", "[SEP]", "tokenizer.");
   m.tokenizer.pad_token = read.string_or(tok, "pad_token", "[PAD]", "tokenizer.");
-  m.tokenizer.mask_token = read.string_or(tok, "mask_token", "[MASK]", "tokenizer.");
+  // null: the tokenizer has no mask token.
+  m.tokenizer.mask_token = tok.contains("mask_token") && tok["mask_token"].is_null()
+                               ? std::string{}
+                               : read.string_or(tok, "mask_token", "[MASK]", "tokenizer.");
   m.tokenizer.continuing_subword_prefix = read.string_or(tok, "continuing_subword_prefix", "##", "tokenizer.");
   if (tok.contains("max_input_chars_per_word")) {
     m.tokenizer.max_input_chars_per_word = read.positive(tok, "max_input_chars_per_word", "tokenizer.");

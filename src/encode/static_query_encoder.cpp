@@ -53,7 +53,7 @@ sparse::CsrMatrix StaticQueryEncoder::encode(std::span<const data::Query> querie
 }
 
 nlohmann::json StaticQueryEncoder::describe() const {
-  return {{"kind", "static_weights"}, {"max_seq_length", max_length_}, {"add_special_tokens", add_special_tokens_}};
+  return {{"kind", "static_weights"}, {"max_seq_length", max_length_ > 0 ? nlohmann::json(max_length_) : nlohmann::json(nullptr)}, {"add_special_tokens", add_special_tokens_}};
 }
 
 }  // namespace limit_eval::encode

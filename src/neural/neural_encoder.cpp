@@ -41,18 +41,22 @@ NeuralSparseEncoder::NeuralSparseEncoder(const std::filesystem::path& folder, co
                           manifest_.name, manifest_.vocab_size, tokenizer_->id_limit(), tokenizer_->id_limit(),
                           manifest_.vocab_size - 1));
   }
+  // Static query weights are read before the document module is loaded, so a bad weights file is
+  // refused at once.
+  std::vector<float> static_weights;
+  if (manifest_.query.kind == "static_weights") static_weights = encode::load_query_weights(manifest_);
   document_model_ = std::make_shared<DocumentModel>(manifest_.document, manifest_.vocab_size, options);
-  query_encoder_ = make_query_encoder();
+  query_encoder_ = make_query_encoder(std::move(static_weights));
   log::info(fmt::format("model {} from {}: {} on {} ({}), {}, batch size {}; queries: {}", manifest_.name,
                         folder.string(), manifest_.document.architecture, document_model_->device(),
                         document_model_->device_name(), document_model_->dtype(), document_model_->batch_size(),
                         query_encoder_summary()));
 }
 
-std::unique_ptr<encode::QueryEncoder> NeuralSparseEncoder::make_query_encoder() const {
+std::unique_ptr<encode::QueryEncoder> NeuralSparseEncoder::make_query_encoder(std::vector<float> static_weights) const {
   const auto& query = manifest_.query;
   if (query.kind == "static_weights") {
-    return std::make_unique<encode::StaticQueryEncoder>(*tokenizer_, encode::load_query_weights(manifest_),
+    return std::make_unique<encode::StaticQueryEncoder>(*tokenizer_, std::move(static_weights),
                                                         query.max_seq_length, query.add_special_tokens, threads_);
   }
   // A siamese model names the document encoder's module and pooling: one loaded module serves both.

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tiny_models import tiny_model  # noqa: E402
+from tiny_models import arch_param, tiny_model  # noqa: E402
 
 BIN = os.environ.get("LIMIT_EVAL_BIN")
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
@@ -69,7 +69,7 @@ def is_dtype_argument(node, value) -> bool:
                for index, arg in enumerate(arguments))
 
 
-@pytest.fixture(scope="module", params=ARCHITECTURES, ids=lambda a: a[0])
+@pytest.fixture(scope="module", params=[arch_param(a, a[0], id=a[0]) for a in ARCHITECTURES])
 def model(request):
     return tiny_model(*request.param)
 

@@ -54,7 +54,7 @@ struct QueryEncoderSpec {
   // TorchScript module, the document encoder's own file in a siamese model).
   std::string kind = "static_weights";
   std::filesystem::path file;
-  std::size_t max_seq_length = 512;
+  std::size_t max_seq_length = 512;  // 0: no truncation (the manifest's null)
   bool add_special_tokens = false;
   bool strip = false;  // Python str.strip() of the query text first (MLMTransformer.tokenize does)
   MlmEncoderSpec mlm;  // kind "mlm" only

@@ -42,7 +42,8 @@ class NeuralSparseEncoder final : public encode::SparseEncoder {
   void prepare_next_documents(std::span<const data::Document> next) override;
 
  private:
-  [[nodiscard]] std::unique_ptr<encode::QueryEncoder> make_query_encoder() const;
+  // static_weights: the query weights of a static_weights query encoder (unused otherwise).
+  [[nodiscard]] std::unique_ptr<encode::QueryEncoder> make_query_encoder(std::vector<float> static_weights) const;
   [[nodiscard]] std::string query_encoder_summary() const;
 
   // Token ids of documents being tokenized ahead of the model (a queue of one chunk: tokenization
