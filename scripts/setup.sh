@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything limit-eval needs, idempotently:
-#   - Debian packages for the C++ build (compiler, CMake, libraries);
+#   - Debian packages for the C++ build (compiler, CMake, libraries; clang and its sanitizer and
+#     libFuzzer runtimes for build-asan/, see scripts/build_asan.sh);
 #   - a Python virtual environment for scripts/ and the test oracles (pinned in
 #     scripts/requirements.txt), which also provides libtorch.
 # Usage: scripts/setup.sh [--no-python]
@@ -25,6 +26,7 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libstemmer-dev libutf8proc-dev libsentencepiece-dev libssl-dev
   python3-venv
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

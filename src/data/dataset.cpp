@@ -43,6 +43,7 @@
 #include <utility>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/input_limits.hpp"
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/core/suggest.hpp"
 #include "limit_eval/core/utf8.hpp"
@@ -99,6 +100,12 @@ bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r\f\v"
 
 // Checks that apply to every line of a text data file, whatever its format.
 void check_line_text(std::string_view line, const fs::path& path, std::size_t line_number) {
+  if (line.size() > kMaxLineBytes) {
+    throw DataError(path, line_number,
+                    fmt::format("line of {} bytes, longer than the {} MiB a record may take (is this a text file "
+                                "with one record per line?)",
+                                line.size(), kMaxLineBytes >> 20));
+  }
   if (is_blank(line)) {
     throw DataError(path, line_number, "blank line (BEIR's loader fails on blank lines too; remove it)");
   }
@@ -114,6 +121,10 @@ void check_line_text(std::string_view line, const fs::path& path, std::size_t li
 
 json parse_json_object(std::string_view line, const fs::path& path, std::size_t line_number) {
   check_line_text(line, path, line_number);
+  if (const std::size_t at = find_json_too_deep(line); at != std::string_view::npos) {
+    throw DataError(path, line_number,
+                    fmt::format("JSON nested more than {} levels deep (column {})", kMaxJsonDepth, at + 1));
+  }
   json value;
   try {
     value = json::parse(line);
