@@ -65,7 +65,8 @@ template <typename T>
 std::vector<T> array_at(std::string_view bytes, std::size_t offset, std::size_t count) {
   std::vector<T> values(count);
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(values.data(), bytes.data() + offset, count * sizeof(T));
+    // An empty vector's data() may be null, which memcpy must not be given even for 0 bytes.
+    if (count > 0) std::memcpy(values.data(), bytes.data() + offset, count * sizeof(T));
   } else {
     for (std::size_t i = 0; i < count; ++i) values[i] = scalar_at<T>(bytes, offset + i * sizeof(T));
   }

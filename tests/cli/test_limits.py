@@ -34,12 +34,12 @@ def write_dataset(folder: Path, corpus: str, queries: int = 1) -> None:
 
 
 def test_hundred_megabyte_line_stops_with_file_and_line(binary, tmp_path):
-    corpus = '{"_id": "d1", "text": "quokkas"}\n{"_id": "d2", "text": "' + "x" * 100_000_000 + '"}\n'
-    write_dataset(tmp_path / "d", corpus)
+    line = '{"_id": "d2", "text": "' + "x" * 100_000_000 + '"}'
+    write_dataset(tmp_path / "d", '{"_id": "d1", "text": "quokkas"}\n' + line + "\n")
     output = tmp_path / "out.json"
     status, stderr, _ = run(binary, ["--dataset", str(tmp_path / "d"), "-o", str(output)], tmp_path)
     assert status == EXIT_DATA, stderr
-    assert f"{tmp_path / 'd' / 'corpus.jsonl'}:2: line of 100000032 bytes" in stderr
+    assert f"{tmp_path / 'd' / 'corpus.jsonl'}:2: line of {len(line)} bytes, longer than the 64 MiB" in stderr
     assert not output.exists()
 
 
@@ -62,8 +62,8 @@ def test_ten_million_character_document_works(binary, tmp_path):
     status, stderr, peak = run(binary, ["--dataset", str(tmp_path / "d"), "-o", str(output)], tmp_path)
     assert status == 0, stderr
     assert json.loads(output.read_text())["dataset"]["documents"] == 2
-    # README: about 8 bytes per character of text at peak, plus the program itself.
-    assert peak < 10_000_000 * 24 + 100_000_000, peak
+    # README: 166 MB at peak for this document.
+    assert peak < 250_000_000, peak
 
 
 def test_million_queries_work(binary, tmp_path):
@@ -79,5 +79,5 @@ def test_million_queries_work(binary, tmp_path):
     assert result["evaluation"]["evaluated_queries"] == queries
     assert len(result["per_query"]) == queries
     assert result["metrics"]["Recall@1"] == 1.0
-    # README: about 7 KB per query at peak with the default four cut-offs; here two.
-    assert peak < queries * 7_000, peak
+    # README: about 2.5 KB per query at peak with two cut-offs.
+    assert peak < queries * 3_500, peak
