@@ -37,7 +37,7 @@ if [ "${LIMIT_EVAL_FUZZ_NO_BUILD:-0}" != 1 ]; then
   LIMIT_EVAL_ASAN_BUILD_DIR="$build_dir" "$root/scripts/build_asan.sh"
 fi
 seeds="$build_dir/fuzz-seeds"
-python3 "$root/tests/fuzz/make_seeds.py" "$seeds"
+python3 "$root/tests/fuzz/make_seeds.py" "$seeds" "${selected[@]}"
 mkdir -p "$build_dir/fuzz-artifacts"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

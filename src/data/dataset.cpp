@@ -128,11 +128,17 @@ json parse_json_object(std::string_view line, const fs::path& path, std::size_t 
   json value;
   try {
     value = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 1, column 7:
-    // syntax error ..."; the file line is ours, so keep only the column and the diagnosis.
+    // syntax error ..."; the file line is ours, so keep only the column and the diagnosis. A number
+    // too large for a double is an out_of_range error ("[json.exception.out_of_range.406] number
+    // overflow parsing '1e400'"), not a parse_error.
     std::string_view detail = e.what();
-    if (const auto pos = detail.find("column "); pos != std::string_view::npos) detail.remove_prefix(pos);
+    if (const auto pos = detail.find("column "); pos != std::string_view::npos) {
+      detail.remove_prefix(pos);
+    } else if (const auto end = detail.find("] "); end != std::string_view::npos) {
+      detail.remove_prefix(end + 2);
+    }
     throw DataError(path, line_number, fmt::format("malformed JSON: {}", detail));
   }
   if (!value.is_object()) {

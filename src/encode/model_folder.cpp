@@ -72,7 +72,7 @@ json read_json(const std::filesystem::path& path) {
   }
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw ModelError(fmt::format("{}: corrupt manifest: {}", path.string(), e.what()));
   }
 }

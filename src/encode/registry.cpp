@@ -45,7 +45,7 @@ nlohmann::json read_model_registry(const std::filesystem::path& path) {
     if (registry.contains("models")) registry = registry["models"];
     if (!registry.is_object()) throw ModelError(fmt::format("{}: expected an object of models", path.string()));
     return registry;
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw ModelError(fmt::format("{}: corrupt registry: {}", path.string(), e.what()));
   }
 }

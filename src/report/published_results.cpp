@@ -67,7 +67,7 @@ PublishedResults read_published_results(const std::filesystem::path& path) {
   Json root;
   try {
     root = Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw DataError(path, 0, fmt::format("invalid JSON: {}", e.what()));
   }
   const Context context{path};

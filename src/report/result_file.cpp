@@ -142,6 +142,8 @@ Json parse_file(const std::filesystem::path& path) {
     const auto end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
     const auto line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(end), '\n'));
     throw DataError(path, line, fmt::format("invalid JSON: {}", e.what()));
+  } catch (const Json::out_of_range& e) {  // a number too large for a double: no position given
+    throw DataError(path, 0, fmt::format("invalid JSON: {}", e.what()));
   }
 }
 

@@ -3,7 +3,8 @@
 
 Seeds are valid inputs (taken from the repository's data and fixtures, or built here) and near
 misses of each format, so that the fuzzers start from the parsers' interesting paths. Standard
-library only; deterministic (random.Random(42)). Usage: make_seeds.py OUT
+library only; deterministic (random.Random seeded per target). Usage: make_seeds.py OUT [TARGET ...]
+(default: every target; only the named targets' folders are rewritten).
 """
 
 import hashlib
@@ -221,12 +222,15 @@ def result_seeds() -> list[bytes]:
 def main() -> None:
     out = Path(sys.argv[1])
     targets = {
-        "corpus_jsonl": corpus_seeds(), "queries_jsonl": queries_seeds(), "qrels_jsonl": qrels_jsonl_seeds(),
-        "qrels_tsv": qrels_tsv_seeds(), "trec_run": trec_run_seeds(), "wordpiece": wordpiece_seeds(),
-        "sentencepiece": sentencepiece_seeds(), "bm25_analyzer": bm25_seeds(), "model_manifest": manifest_seeds(),
-        "model_registry": registry_seeds(), "vector_chunk": chunk_seeds(), "result_file": result_seeds(),
+        "corpus_jsonl": corpus_seeds, "queries_jsonl": queries_seeds, "qrels_jsonl": qrels_jsonl_seeds,
+        "qrels_tsv": qrels_tsv_seeds, "trec_run": trec_run_seeds, "wordpiece": wordpiece_seeds,
+        "sentencepiece": sentencepiece_seeds, "bm25_analyzer": bm25_seeds, "model_manifest": manifest_seeds,
+        "model_registry": registry_seeds, "vector_chunk": chunk_seeds, "result_file": result_seeds,
     }
-    for target, seeds in targets.items():
+    wanted = sys.argv[2:] or list(targets)
+    for target in wanted:
+        RNG.seed(f"42-{target}")  # each target's seeds alone are reproducible
+        seeds = targets[target]()
         folder = out / target
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():

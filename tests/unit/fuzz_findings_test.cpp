@@ -10,12 +10,19 @@
 #include <string>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/data/dataset.hpp"
+#include "limit_eval/encode/model_folder.hpp"
+#include "limit_eval/encode/registry.hpp"
 #include "limit_eval/encode/vector_cache.hpp"
+#include "limit_eval/report/published_results.hpp"
+#include "limit_eval/report/result_file.hpp"
 
 namespace limit_eval {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 class FuzzFindingsTest : public ::testing::Test {
  protected:
@@ -29,8 +36,38 @@ class FuzzFindingsTest : public ::testing::Test {
     std::error_code ignored;
     fs::remove_all(folder_, ignored);
   }
+  fs::path write(const std::string& name, const std::string& contents) {
+    const fs::path path = folder_ / name;
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << contents;
+    EXPECT_TRUE(out.good()) << path;
+    return path;
+  }
   fs::path folder_;
 };
+
+// fuzz_corpus_jsonl: a number too large for a double ("2.5e600") makes nlohmann::json throw
+// out_of_range, not parse_error; it left the loaders uncaught (exit status 1, no file or line).
+TEST_F(FuzzFindingsTest, JsonNumberOverflowIsInvalidDataWithFileAndLine) {
+  const auto corpus = write("corpus.jsonl", "{\"_id\": \"a\", \"text\": \"x\"}\n{\"_id\": \"b\", \"text\": \"y\", \"n\": 2.5e600}\n");
+  try {
+    (void)data::load_corpus(corpus);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 2U);
+    EXPECT_THAT(e.what(), AllOf(HasSubstr(corpus.string()), HasSubstr("number overflow parsing '2.5e600'")));
+  }
+  const auto qrels = write("qrels.jsonl", "{\"query-id\": \"q\", \"corpus-id\": \"a\", \"score\": -1e999}\n");
+  EXPECT_THROW((void)data::load_qrels(qrels), DataError);
+  const auto result = write("results/d/m.json", "{\"format\": \"limit-eval-results/1\", \"metrics\": {\"x\": 1e400}}");
+  EXPECT_THROW((void)report::read_result_file(result, "d/m.json"), DataError);
+  EXPECT_THROW((void)report::read_published_results(result), DataError);
+  write("model/manifest.json", "{\"format\": \"limit-eval-model\", \"vocab_size\": 1e400}");
+  EXPECT_THROW((void)encode::load_model_manifest(folder_ / "model"), ModelError);
+  EXPECT_THROW((void)encode::read_model_registry(write("registry.json", "{\"models\": {\"v\": 1e400}}")),
+               ModelError);
+}
 
 // fuzz_vector_chunk: a chunk whose documents all have empty vectors (no non-zero at all) passed
 // the null data() of an empty vector to memcpy when read (UBSan: "null pointer passed as argument
