@@ -135,6 +135,7 @@ std::optional<std::string> invalid_matrix_reason(const sparse::CsrMatrix& m) {
   if (m.indptr.front() != 0 || m.indptr.back() != m.nnz()) return "row offsets do not span the entries";
   for (std::uint32_t r = 0; r < m.rows; ++r) {
     if (m.indptr[r] > m.indptr[r + 1]) return fmt::format("row offsets decrease at row {}", r);
+    if (m.indptr[r + 1] > m.nnz()) return fmt::format("row offsets pass the entries at row {}", r);
     const auto columns = m.row_indices(r);
     for (std::size_t i = 0; i < columns.size(); ++i) {
       if (columns[i] >= m.cols) return fmt::format("row {} has column {} of {}", r, columns[i], m.cols);

@@ -87,5 +87,27 @@ TEST_F(FuzzFindingsTest, ChunkWithoutNonZerosReadsBack) {
   EXPECT_EQ(chunk.vectors.indptr, empty.indptr);
 }
 
+// fuzz_vector_chunk: row offsets that overshoot the entries and come back ({0, 3, 2} over two
+// entries) passed the checks and read past the end of the column indices (ASan:
+// heap-buffer-overflow); the chunk is damaged.
+TEST_F(FuzzFindingsTest, ChunkWithRowOffsetsPastTheEntriesIsDamaged) {
+  sparse::CsrMatrix bad;
+  bad.rows = 2;
+  bad.cols = 4;
+  bad.indptr = {0, 3, 2};
+  bad.indices = {0, 1};
+  bad.values = {1.0F, 2.0F};
+  const encode::ChunkHeader header{.chunk_index = 0, .first_row = 0, .rows = 2, .columns = 4,
+                                   .encode_seconds = 1.5, .key_digest = std::string(64, 'a')};
+  const auto path = folder_ / "chunk-000000.bin";
+  encode::write_chunk_file(path, header, bad);
+  try {
+    (void)encode::read_chunk_file(path, header);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("row offsets pass the entries at row 0"));
+  }
+}
+
 }  // namespace
 }  // namespace limit_eval
