@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything limit-eval needs, idempotently:
 #   - Debian packages for the C++ build (compiler, CMake, libraries; the Snowball stemmer is not one
-#     of them: CMake fetches Snowball 3, see cmake/snowball.cmake);
+#     of them: CMake fetches Snowball 3, see cmake/snowball.cmake; clang and its sanitizer and
+#     libFuzzer runtimes for build-asan/, see scripts/build_asan.sh);
 #   - a Python virtual environment for scripts/ and the test oracles (pinned in
 #     scripts/requirements.txt), which also provides libtorch;
 #   - a second one with the current transformers / sentence-transformers releases (pinned in
@@ -30,6 +31,7 @@ apt_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libutf8proc-dev libsentencepiece-dev libssl-dev
   python3-venv
+  clang libclang-rt-14-dev llvm
 )
 
 missing=()

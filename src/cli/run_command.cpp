@@ -194,7 +194,7 @@ void run(const RunOptions& options) {
   eval_options.k_values = options.metrics.k_values;
   eval_options.relevance_level = options.metrics.relevance_level;
   eval_options.ignore_identical_ids = !options.keep_identical_ids;
-  const eval::EvalResult result =
+  eval::EvalResult result =
       eval::evaluate_ranked(dataset.qrels, query_ids, doc_ids, hits, eval_options, threads);
   const double evaluation_s = evaluation_clock.seconds();
   spdlog::info("evaluated {} queries ({:.3f} s)", result.evaluated_queries, evaluation_s);
@@ -241,7 +241,7 @@ void run(const RunOptions& options) {
   record.cache = cache_report.to_json();
   record.environment = report::environment_json(settings);
   record.efficiency = efficiency;
-  record.per_query = result.per_query;
+  record.per_query = std::move(result.per_query);
 
   // Every output is complete before any is moved into place.
   const auto output = options.output.empty() ? default_output(dataset.name, encoder->name()) : options.output;

@@ -43,6 +43,7 @@
 #include <utility>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/input_limits.hpp"
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/core/suggest.hpp"
 #include "limit_eval/core/utf8.hpp"
@@ -100,6 +101,12 @@ bool is_blank(std::string_view line) { return line.find_first_not_of(" \t\r\f\v"
 
 // Checks that apply to every line of a text data file, whatever its format.
 void check_line_text(std::string_view line, const fs::path& path, std::size_t line_number) {
+  if (line.size() > kMaxLineBytes) {
+    throw DataError(path, line_number,
+                    fmt::format("line of {} bytes, longer than the {} MiB a record may take (is this a text file "
+                                "with one record per line?)",
+                                line.size(), kMaxLineBytes >> 20));
+  }
   if (is_blank(line)) {
     throw DataError(path, line_number, "blank line (BEIR's loader fails on blank lines too; remove it)");
   }
@@ -115,14 +122,24 @@ void check_line_text(std::string_view line, const fs::path& path, std::size_t li
 
 json parse_json_object(std::string_view line, const fs::path& path, std::size_t line_number) {
   check_line_text(line, path, line_number);
+  if (const std::size_t at = find_json_too_deep(line); at != std::string_view::npos) {
+    throw DataError(path, line_number,
+                    fmt::format("JSON nested more than {} levels deep (column {})", kMaxJsonDepth, at + 1));
+  }
   json value;
   try {
     value = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     // nlohmann's message reads "[json.exception.parse_error.101] parse error at line 1, column 7:
-    // syntax error ..."; the file line is ours, so keep only the column and the diagnosis.
+    // syntax error ..."; the file line is ours, so keep only the column and the diagnosis. A number
+    // too large for a double is an out_of_range error ("[json.exception.out_of_range.406] number
+    // overflow parsing '1e400'"), not a parse_error.
     std::string_view detail = e.what();
-    if (const auto pos = detail.find("column "); pos != std::string_view::npos) detail.remove_prefix(pos);
+    if (const auto pos = detail.find("column "); pos != std::string_view::npos) {
+      detail.remove_prefix(pos);
+    } else if (const auto end = detail.find("] "); end != std::string_view::npos) {
+      detail.remove_prefix(end + 2);
+    }
     throw DataError(path, line_number, fmt::format("malformed JSON: {}", detail));
   }
   if (!value.is_object()) {

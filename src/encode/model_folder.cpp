@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,7 @@
 
 #include "limit_eval/core/checksum.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/input_limits.hpp"
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/core/version.hpp"
 
@@ -84,9 +86,14 @@ class ManifestReader {
 json read_json(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelError(fmt::format("{}: missing or unreadable (not an exported model folder?)", path.string()));
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (find_json_too_deep(text) != std::string::npos) {
+    throw ModelError(fmt::format("{}: corrupt manifest: JSON nested more than {} levels deep", path.string(),
+                                 kMaxJsonDepth));
+  }
   try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
+    return json::parse(text);
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw ModelError(fmt::format("{}: corrupt manifest: {}", path.string(), e.what()));
   }
 }

@@ -2,10 +2,12 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/input_limits.hpp"
 #include "limit_eval/core/shell.hpp"
 #include "limit_eval/core/suggest.hpp"
 #include "limit_eval/core/resources.hpp"
@@ -29,16 +31,22 @@ std::filesystem::path default_models_root() {
 
 std::filesystem::path model_registry_path() { return resource_dir() / "models" / "registry.json"; }
 
-nlohmann::json read_model_registry() {
-  const auto path = model_registry_path();
+nlohmann::json read_model_registry() { return read_model_registry(model_registry_path()); }
+
+nlohmann::json read_model_registry(const std::filesystem::path& path) {
   std::ifstream in(path);
   if (!in) throw ModelError(fmt::format("{}: the model registry is missing (it ships with limit-eval)", path.string()));
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (find_json_too_deep(text) != std::string::npos) {
+    throw ModelError(fmt::format("{}: corrupt registry: JSON nested more than {} levels deep", path.string(),
+                                 kMaxJsonDepth));
+  }
   try {
-    auto registry = nlohmann::json::parse(in);
+    auto registry = nlohmann::json::parse(text);
     if (registry.contains("models")) registry = registry["models"];
     if (!registry.is_object()) throw ModelError(fmt::format("{}: expected an object of models", path.string()));
     return registry;
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw ModelError(fmt::format("{}: corrupt registry: {}", path.string(), e.what()));
   }
 }

@@ -63,7 +63,8 @@ template <typename T>
 std::vector<T> array_at(std::string_view bytes, std::size_t offset, std::size_t count) {
   std::vector<T> values(count);
   if constexpr (std::endian::native == std::endian::little) {
-    std::memcpy(values.data(), bytes.data() + offset, count * sizeof(T));
+    // An empty vector's data() may be null, which memcpy must not be given even for 0 bytes.
+    if (count > 0) std::memcpy(values.data(), bytes.data() + offset, count * sizeof(T));
   } else {
     for (std::size_t i = 0; i < count; ++i) values[i] = scalar_at<T>(bytes, offset + i * sizeof(T));
   }
@@ -132,6 +133,7 @@ std::optional<std::string> invalid_matrix_reason(const sparse::CsrMatrix& m) {
   if (m.indptr.front() != 0 || m.indptr.back() != m.nnz()) return "row offsets do not span the entries";
   for (std::uint32_t r = 0; r < m.rows; ++r) {
     if (m.indptr[r] > m.indptr[r + 1]) return fmt::format("row offsets decrease at row {}", r);
+    if (m.indptr[r + 1] > m.nnz()) return fmt::format("row offsets pass the entries at row {}", r);
     const auto columns = m.row_indices(r);
     for (std::size_t i = 0; i < columns.size(); ++i) {
       if (columns[i] >= m.cols) return fmt::format("row {} has column {} of {}", r, columns[i], m.cols);

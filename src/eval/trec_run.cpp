@@ -12,6 +12,7 @@
 
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/input_limits.hpp"
 #include "limit_eval/core/utf8.hpp"
 
 namespace limit_eval::eval {
@@ -185,6 +186,12 @@ Run read_trec_run(const std::filesystem::path& path) {
   std::array<std::string_view, kTrecRunColumns> fields;
   while (std::getline(in, line)) {
     ++line_number;
+    if (line.size() > kMaxLineBytes) {
+      throw DataError(path, line_number,
+                      fmt::format("line of {} bytes, longer than the {} MiB a record may take (is this a TREC run "
+                                  "file?)",
+                                  line.size(), kMaxLineBytes >> 20));
+    }
     const std::size_t columns = split_fields(line, fields);
     if (columns == 0) continue;  // a blank line holds no result
     if (columns != kTrecRunColumns) {

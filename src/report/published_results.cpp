@@ -2,11 +2,13 @@
 
 #include <charconv>
 #include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/input_limits.hpp"
 
 namespace limit_eval::report {
 
@@ -58,10 +60,14 @@ PublishedRow read_row(const Context& context, const Json& row, const std::string
 PublishedResults read_published_results(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path, "cannot open the published results for reading");
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (find_json_too_deep(text) != std::string::npos) {
+    throw DataError(path, 0, fmt::format("invalid JSON: nested more than {} levels deep", kMaxJsonDepth));
+  }
   Json root;
   try {
-    root = Json::parse(in);
-  } catch (const Json::parse_error& e) {
+    root = Json::parse(text);
+  } catch (const Json::exception& e) {  // parse_error, or out_of_range for a number overflow
     throw DataError(path, 0, fmt::format("invalid JSON: {}", e.what()));
   }
   const Context context{path};

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 #include <system_error>
 
 #include <fmt/format.h>
 
 #include "limit_eval/core/error.hpp"
+#include "limit_eval/core/input_limits.hpp"
 
 namespace limit_eval::report {
 
@@ -128,14 +130,20 @@ Json parse_file(const std::filesystem::path& path) {
   std::ostringstream contents;
   contents << in.rdbuf();
   if (in.bad()) throw IoError(path, "read failed");
+  const std::string text = contents.str();
+  if (const std::size_t at = find_json_too_deep(text); at != std::string::npos) {
+    const auto line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
+    throw DataError(path, line, fmt::format("invalid JSON: nested more than {} levels deep", kMaxJsonDepth));
+  }
   try {
-    return Json::parse(contents.str());
+    return Json::parse(text);
   } catch (const Json::parse_error& e) {
     // e.byte is the 1-based offset of the error; report its line.
-    const std::string text = contents.str();
     const auto end = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
     const auto line = 1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + static_cast<long>(end), '\n'));
     throw DataError(path, line, fmt::format("invalid JSON: {}", e.what()));
+  } catch (const Json::out_of_range& e) {  // a number too large for a double: no position given
+    throw DataError(path, 0, fmt::format("invalid JSON: {}", e.what()));
   }
 }
 
@@ -170,7 +178,8 @@ Json result_json(const ResultRecord& record) {
 }
 
 void write_result_file(AtomicFileWriter& file, const ResultRecord& record) {
-  file.stream() << result_json(record).dump(2) << '\n';
+  // Streamed, as dump(2) prints it, without holding the text (hundreds of MB for a million queries).
+  file.stream() << std::setw(2) << result_json(record) << '\n';
 }
 
 ResultFile read_result_file(const std::filesystem::path& path, const std::filesystem::path& relative_path) {

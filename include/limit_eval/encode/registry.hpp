@@ -24,6 +24,8 @@ std::filesystem::path default_models_root();
 // where exported folders are. Throws ModelError when the file is corrupt.
 std::filesystem::path model_registry_path();
 nlohmann::json read_model_registry();
+// The same from another registry file.
+nlohmann::json read_model_registry(const std::filesystem::path& path);
 
 // The command that exports the registered model `name` into models_root/<name>: a command that
 // runs as printed, from any folder, after the README's set-up.

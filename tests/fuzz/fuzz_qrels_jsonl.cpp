@@ -1,0 +1,14 @@
+// qrels.jsonl: load_qrels throws DataError for anything invalid, and nothing else.
+#include "fuzz_input.hpp"
+#include "limit_eval/core/error.hpp"
+#include "limit_eval/data/dataset.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const auto path = limit_eval::fuzz::write_file("qrels.jsonl", limit_eval::fuzz::as_text(data, size));
+  try {
+    limit_eval::data::QrelsReport report;
+    (void)limit_eval::data::load_qrels(path, &report);
+  } catch (const limit_eval::DataError&) {
+  }
+  return 0;
+}

@@ -1,0 +1,113 @@
+// What the fuzz targets of tests/fuzz found, one test each. Some fail only in the sanitizer build
+// (build-asan/, which scripts/test.sh runs): undefined behaviour that a Release build survives.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "limit_eval/core/error.hpp"
+#include "limit_eval/data/dataset.hpp"
+#include "limit_eval/encode/model_folder.hpp"
+#include "limit_eval/encode/registry.hpp"
+#include "limit_eval/encode/vector_cache.hpp"
+#include "limit_eval/report/published_results.hpp"
+#include "limit_eval/report/result_file.hpp"
+
+namespace limit_eval {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+class FuzzFindingsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device seed;
+    folder_ = fs::temp_directory_path() /
+              ("limit_eval_fuzz_findings_" + std::to_string(::getpid()) + "_" + std::to_string(seed()));
+    fs::create_directories(folder_);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(folder_, ignored);
+  }
+  fs::path write(const std::string& name, const std::string& contents) {
+    const fs::path path = folder_ / name;
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << contents;
+    EXPECT_TRUE(out.good()) << path;
+    return path;
+  }
+  fs::path folder_;
+};
+
+// fuzz_corpus_jsonl: a number too large for a double ("2.5e600") makes nlohmann::json throw
+// out_of_range, not parse_error; it left the loaders uncaught (exit status 1, no file or line).
+TEST_F(FuzzFindingsTest, JsonNumberOverflowIsInvalidDataWithFileAndLine) {
+  const auto corpus = write("corpus.jsonl", "{\"_id\": \"a\", \"text\": \"x\"}\n{\"_id\": \"b\", \"text\": \"y\", \"n\": 2.5e600}\n");
+  try {
+    (void)data::load_corpus(corpus);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_EQ(e.line(), 2U);
+    EXPECT_THAT(e.what(), AllOf(HasSubstr(corpus.string()), HasSubstr("number overflow parsing '2.5e600'")));
+  }
+  const auto qrels = write("qrels.jsonl", "{\"query-id\": \"q\", \"corpus-id\": \"a\", \"score\": -1e999}\n");
+  EXPECT_THROW((void)data::load_qrels(qrels), DataError);
+  const auto result = write("results/d/m.json", "{\"format\": \"limit-eval-results/1\", \"metrics\": {\"x\": 1e400}}");
+  EXPECT_THROW((void)report::read_result_file(result, "d/m.json"), DataError);
+  EXPECT_THROW((void)report::read_published_results(result), DataError);
+  write("model/manifest.json", "{\"format\": \"limit-eval-model\", \"vocab_size\": 1e400}");
+  EXPECT_THROW((void)encode::load_model_manifest(folder_ / "model"), ModelError);
+  EXPECT_THROW((void)encode::read_model_registry(write("registry.json", "{\"models\": {\"v\": 1e400}}")),
+               ModelError);
+}
+
+// fuzz_vector_chunk: a chunk whose documents all have empty vectors (no non-zero at all) passed
+// the null data() of an empty vector to memcpy when read (UBSan: "null pointer passed as argument
+// 1, which is declared to never be null").
+TEST_F(FuzzFindingsTest, ChunkWithoutNonZerosReadsBack) {
+  sparse::CsrMatrix empty;
+  empty.rows = 3;
+  empty.cols = 4;
+  empty.indptr = {0, 0, 0, 0};
+  const encode::ChunkHeader header{.chunk_index = 0, .first_row = 0, .rows = 3, .columns = 4,
+                                   .encode_seconds = 1.5, .key_digest = std::string(64, 'a')};
+  const auto path = folder_ / "chunk-000000.bin";
+  encode::write_chunk_file(path, header, empty);
+  const auto chunk = encode::read_chunk_file(path, header);
+  EXPECT_EQ(chunk.vectors.rows, 3U);
+  EXPECT_EQ(chunk.vectors.nnz(), 0U);
+  EXPECT_EQ(chunk.vectors.indptr, empty.indptr);
+}
+
+// fuzz_vector_chunk: row offsets that overshoot the entries and come back ({0, 3, 2} over two
+// entries) passed the checks and read past the end of the column indices (ASan:
+// heap-buffer-overflow); the chunk is damaged.
+TEST_F(FuzzFindingsTest, ChunkWithRowOffsetsPastTheEntriesIsDamaged) {
+  sparse::CsrMatrix bad;
+  bad.rows = 2;
+  bad.cols = 4;
+  bad.indptr = {0, 3, 2};
+  bad.indices = {0, 1};
+  bad.values = {1.0F, 2.0F};
+  const encode::ChunkHeader header{.chunk_index = 0, .first_row = 0, .rows = 2, .columns = 4,
+                                   .encode_seconds = 1.5, .key_digest = std::string(64, 'a')};
+  const auto path = folder_ / "chunk-000000.bin";
+  encode::write_chunk_file(path, header, bad);
+  try {
+    (void)encode::read_chunk_file(path, header);
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("row offsets pass the entries at row 0"));
+  }
+}
+
+}  // namespace
+}  // namespace limit_eval
