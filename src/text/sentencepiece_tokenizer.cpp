@@ -11,11 +11,16 @@
 
 namespace limit_eval::text {
 
-
 SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& model_file,
                                                SentencePieceSettings settings)
     : processor_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
-  const auto status = processor_->Load(model_file.string());
+  sentencepiece::util::Status status;
+  try {
+    status = processor_->Load(model_file.string());
+  } catch (const std::exception& e) {
+    // libsentencepiece throws (Darts' exception) on some malformed models instead of returning a status.
+    throw ModelError(fmt::format("{}: cannot load SentencePiece model: {}", model_file.string(), e.what()));
+  }
   if (!status.ok()) {
     throw ModelError(fmt::format("{}: cannot load SentencePiece model: {}", model_file.string(), status.ToString()));
   }
