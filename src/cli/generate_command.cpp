@@ -119,6 +119,25 @@ CLI::Validator attribute_count_validator() {
       "");
 }
 
+// Options that generate and build-train-set share.
+void add_attributes_option(CLI::App& command, std::filesystem::path& attributes_file) {
+  command.add_option("--attributes", attributes_file,
+                     "Attributes to draw from, one per line (default: the repository's data/limit-attributes.txt)")
+      ->type_name("FILE");
+}
+
+void add_names_option(CLI::App& command, std::filesystem::path& names_file) {
+  command.add_option("--names", names_file,
+                     "First and last names, in [first] and [last] sections (default: the repository's "
+                     "data/names.txt)")
+      ->type_name("FILE");
+}
+
+void add_force_option(CLI::App& command, bool& force) {
+  command.add_flag("--force", force,
+                   "Write into a non-empty DIR, replacing its corpus.jsonl, queries.jsonl and qrels.jsonl");
+}
+
 }  // namespace
 
 void add_generate_command(CLI::App& app, GlobalOptions& global) {
@@ -148,15 +167,9 @@ void add_generate_command(CLI::App& app, GlobalOptions& global) {
       ->type_name("N|MIN-MAX")
       ->capture_default_str();
   command->add_option("--seed", options->generate.seed, "Seed of the generator")->capture_default_str();
-  command->add_option("--attributes", options->attributes_file,
-                      "Attributes to draw from, one per line (default: the repository's data/limit-attributes.txt)")
-      ->type_name("FILE");
-  command->add_option("--names", options->names_file,
-                      "First and last names, in [first] and [last] sections (default: the repository's "
-                      "data/names.txt)")
-      ->type_name("FILE");
-  command->add_flag("--force", options->force,
-                    "Write into a non-empty DIR, replacing its corpus.jsonl, queries.jsonl and qrels.jsonl");
+  add_attributes_option(*command, options->attributes_file);
+  add_names_option(*command, options->names_file);
+  add_force_option(*command, options->force);
   add_global_options(*command, global);
   command->callback([options] { generate(*options); });
 }
@@ -193,19 +206,13 @@ void add_build_train_set_command(CLI::App& app, GlobalOptions& global) {
       ->type_name("N|MIN-MAX")
       ->capture_default_str();
   command->add_option("--seed", options->train.seed, "Seed of the generator")->capture_default_str();
-  command->add_option("--attributes", options->attributes_file,
-                      "Attributes to draw from, one per line (default: the repository's data/limit-attributes.txt)")
-      ->type_name("FILE");
+  add_attributes_option(*command, options->attributes_file);
   command->add_option("--test-queries", options->test_queries_file,
                       "Test queries \"Who likes X?\" whose attributes are left out (default: the repository's "
                       "data/limit/queries.jsonl)")
       ->type_name("FILE");
-  command->add_option("--names", options->names_file,
-                      "First and last names, in [first] and [last] sections (default: the repository's "
-                      "data/names.txt)")
-      ->type_name("FILE");
-  command->add_flag("--force", options->force,
-                    "Write into a non-empty DIR, replacing its corpus.jsonl, queries.jsonl and qrels.jsonl");
+  add_names_option(*command, options->names_file);
+  add_force_option(*command, options->force);
   add_global_options(*command, global);
   command->callback([options] { build_train_set(*options); });
 }
