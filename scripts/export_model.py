@@ -628,8 +628,10 @@ def follow_model_dtype(traced, traced_wide) -> int:
     a dtype constant that is float32 there and float64 here follows the model's dtype, and becomes
     ``self.dtype_anchor.dtype`` (a 0-dim buffer that limit-eval casts with the other floating
     buffers); one that is float32 in both (``softmax(..., dtype=torch.float32)``) stays. The most
-    negative float32 that masks take as "minus infinity" becomes -65504 (fp16's, exact in bf16 and
-    fp32 too: softmax gives those positions exactly 0 either way). Returns the number of inputs changed.
+    negative float32 that masks take as "minus infinity" (a float or a 0-dim tensor constant) becomes
+    -65504, fp16's most negative value: finite in fp16, bf16 (-65536 there) and fp32, where softmax gives
+    those positions exactly 0 either way. Left as float32's, it rounds to -inf in bf16 and fp16, and
+    CUDA's attention kernels turn -inf masks into NaN on padded batches (transformers issue 31035). Returns the number of inputs changed.
     """
     import torch
 
@@ -640,7 +642,7 @@ def follow_model_dtype(traced, traced_wide) -> int:
     if [n.kind() for n in nodes] != [n.kind() for n in wide_nodes]:
         raise CheckError("the float64 trace of the document encoder has another graph than the float32 one: "
                          "cannot tell which dtypes follow the model")
-    dtype_uses, minimum_uses = [], []
+    dtype_uses, minimum_uses, tensor_minimum_uses = [], [], []
     float32_min = float(torch.finfo(torch.float32).min)
     for node, wide_node in zip(nodes, wide_nodes):
         for index, (value, wide_value) in enumerate(zip(node.inputs(), wide_node.inputs())):
@@ -655,7 +657,11 @@ def follow_model_dtype(traced, traced_wide) -> int:
             elif kind == "FloatType" and producer.f("value") == float32_min and \
                     wide_producer.f("value") != float32_min:
                 minimum_uses.append((node, index))
-    if not dtype_uses and not minimum_uses:
+            elif kind == "TensorType" and is_float32_minimum(producer.t("value")) and \
+                    not is_float32_minimum(wide_producer.t("value")):
+                # GTE's code multiplies the mask by torch.finfo(dtype).min as a 0-dim tensor.
+                tensor_minimum_uses.append((node, index))
+    if not dtype_uses and not minimum_uses and not tensor_minimum_uses:
         return 0
     first = next(iter(graph.nodes()))
     if dtype_uses:
@@ -673,8 +679,20 @@ def follow_model_dtype(traced, traced_wide) -> int:
         minimum.node().moveBefore(first)
         for node, index in minimum_uses:
             node.replaceInput(index, minimum)
+    if tensor_minimum_uses:
+        minimum = graph.insertConstant(torch.tensor(float(torch.finfo(torch.float16).min)))
+        minimum.node().moveBefore(first)
+        for node, index in tensor_minimum_uses:
+            node.replaceInput(index, minimum)
     torch._C._jit_pass_dce(graph)
-    return len(dtype_uses) + len(minimum_uses)
+    return len(dtype_uses) + len(minimum_uses) + len(tensor_minimum_uses)
+
+
+def is_float32_minimum(value) -> bool:
+    """A 0-dim floating tensor holding float32's most negative value (a trace's torch.finfo(float32).min)."""
+    import torch
+
+    return value.dim() == 0 and value.is_floating_point() and float(value) == float(torch.finfo(torch.float32).min)
 
 
 def follow_input_device(traced) -> int:

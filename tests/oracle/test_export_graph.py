@@ -6,7 +6,9 @@ constant device "cpu" meets CUDA tensors and the run fails; in bf16/fp16 a const
 turns the activations back to float32 (GTE then fails with "expected scalar type Float but found
 BFloat16"). export_model.py makes such constants follow the input's device and the model's dtype;
 this test walks each saved graph and fails on any tensor factory or ``aten::to`` that still takes
-a constant device or a constant floating dtype, and runs limit-eval in bf16 on each model as the
+a constant device or a constant floating dtype, or on a mask constant equal to float32's lowest
+value (it rounds to -inf in bf16/fp16, and CUDA's attention then gives NaN on padded batches:
+v3-gte's bf16 run on an H200 did), and runs limit-eval in bf16 on each model as the
 behavioural half of the same check.
 """
 from __future__ import annotations
@@ -58,6 +60,26 @@ def pinned_constants(graph) -> list[str]:
     return problems
 
 
+def overflowing_minimums(graph) -> list[str]:
+    """Constants holding float32's most negative value (a trace's ``torch.finfo(torch.float32).min``,
+    as a float or a 0-dim tensor): masks built with it hold -inf once the model runs in bf16 or fp16,
+    which CUDA's attention kernels turn into NaN on padded batches."""
+    lowest = float(torch.finfo(torch.float32).min)
+    problems = []
+    for node in nodes(graph):
+        if node.kind() != "prim::Constant" or not node.hasAttribute("value"):
+            continue
+        kind = node.output().type().kind()
+        value = node.f("value") if kind == "FloatType" else None
+        if kind == "TensorType" and node.t("value").dim() == 0 and node.t("value").is_floating_point():
+            value = float(node.t("value"))
+        if value == lowest:
+            uses = ", ".join(f"{use.user.kind()} ({use.user.sourceRange().splitlines()[0] if use.user.sourceRange() else '?'})"
+                             for use in node.output().uses())
+            problems.append(f"float32's lowest value {value} used by {uses}")
+    return problems
+
+
 def is_dtype_argument(node, value) -> bool:
     schema = node.schema() if hasattr(node, "schema") else ""
     try:
@@ -76,7 +98,7 @@ def model(request):
 
 def test_no_constant_device_or_floating_dtype(model):
     module = torch.jit.load(str(model.exported / "document_encoder.pt"), map_location="cpu")
-    problems = pinned_constants(module.inlined_graph)
+    problems = pinned_constants(module.inlined_graph) + overflowing_minimums(module.inlined_graph)
     assert not problems, "\n".join(problems)
 
 
@@ -85,13 +107,15 @@ def test_walker_finds_what_tracing_bakes_in():
     class Baked(torch.nn.Module):
         def forward(self, ids, mask):
             positions = torch.arange(ids.shape[1], device=ids.device)
-            return (mask.to(torch.float32) * positions).to(mask.device)
+            bias = (1.0 - mask.to(torch.float32)) * torch.finfo(torch.float32).min
+            return (mask.to(torch.float32) * positions + bias).to(mask.device)
 
     example = (torch.zeros(2, 3, dtype=torch.int64), torch.ones(2, 3, dtype=torch.int64))
     traced = torch.jit.trace(Baked(), example)
     problems = pinned_constants(traced.inlined_graph)
     assert any("constant device" in p for p in problems), problems
     assert any("floating dtype" in p for p in problems), problems
+    assert overflowing_minimums(traced.inlined_graph), "a float32-minimum mask constant was not found"
 
 
 @pytest.mark.skipif(not BIN, reason="LIMIT_EVAL_BIN not set")
