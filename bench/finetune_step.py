@@ -8,7 +8,8 @@ SparseEncoderTrainer, the same model, samples, batch and steps, in one run (a be
 Builds a random BERT of the given size (base size by default, make_tiny_model.py), exports it with
 --trainable, builds a 300-document training set, trains both for --steps steps of --batch-size on
 the CPU and prints the median seconds per step of each (the first step, which warms up, excluded)
-and their ratio as a markdown row.
+and their ratio as a markdown row, with the machine's 1-minute load average before and after each
+side's run (other processes' load skews both sides; a ratio is only meaningful when the loads match).
 """
 
 from __future__ import annotations
@@ -56,21 +57,28 @@ def main() -> int:
             "--log-level", "warn")
     samples = args.batch_size * args.steps
     subprocess.run(["rm", "-rf", str(output)], check=True)
+    loads = {"ours": [os.getloadavg()[0]]}
     run(str(args.binary), "finetune", "--model", str(exported), "--train", str(train), "--output", str(output),
         "--samples", str(samples), "--batch-size", str(args.batch_size), "--epochs", "1", "--device", "cpu",
         "--log-level", "warn")
     ours = [json.loads(line)["seconds"] for line in (output / "train_log.jsonl").read_text().splitlines()]
+    loads["ours"].append(os.getloadavg()[0])
 
     from st_trainer import train_reference
 
     reference: list[float] = []
     train_samples = [json.loads(line) for line in (output / "train_samples.jsonl").read_text().splitlines()]
+    loads["reference"] = [os.getloadavg()[0]]
     train_reference(source, {}, train_samples, batch_size=args.batch_size, epochs=1, step_seconds=reference)
+    loads["reference"].append(os.getloadavg()[0])
     ours_median, reference_median = statistics.median(ours[1:]), statistics.median(reference[1:])
     print("| model | batch | steps | limit-eval finetune (s/step) | SparseEncoderTrainer (s/step) | ratio |")
     print("|---|---|---|---|---|---|")
     print(f"| BERT {args.layers}x{args.hidden} | {args.batch_size} | {args.steps} | {ours_median:.3f} | "
           f"{reference_median:.3f} | {reference_median / ours_median:.2f}x |")
+    print(f"\n1-minute load average before/after: limit-eval {loads['ours'][0]:.1f}/{loads['ours'][1]:.1f}, "
+          f"SparseEncoderTrainer {loads['reference'][0]:.1f}/{loads['reference'][1]:.1f} ({os.cpu_count()} CPUs)")
+    print(f"seconds per step: limit-eval {[round(x, 3) for x in ours]}, trainer {[round(x, 3) for x in reference]}")
     return 0
 
 

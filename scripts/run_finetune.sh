@@ -6,12 +6,15 @@
 # beside the seed's published values (limit-eval report).
 #
 # Usage: scripts/run_finetune.sh [--model NAME|PATH] [--datasets "limit"] [--samples "2 all"]
-#                                [--results-dir DIR] [-- extra limit-eval finetune options]
+#                                [--results-dir DIR] [--train-set-options "OPTIONS"]
+#                                [-- extra limit-eval finetune options]
 #   --model        the model to fine-tune: a short name or an exported folder written with
 #                  scripts/export_model.py --trainable (default: v3-gte)
 #   --datasets     test datasets (default: limit; limit-small is quicker)
 #   --samples      sample counts to train on (default: "2 all")
 #   --results-dir  where <dataset>/<model>.json and README.md go (default: results/)
+#   --train-set-options  limit-eval build-train-set options used when the training set is built
+#                  (default: none, the seed's set; e.g. "--documents 300 --queries 10" for a quick try)
 # Fine-tuned models are written to <models root>/<model name>-limit-<samples>/ (kept when present:
 # remove one to train it again).
 # Environment: LIMIT_EVAL_BIN (default build/limit-eval), LIMIT_EVAL_MODELS_ROOT, LIMIT_EVAL_DATA_ROOT.
@@ -22,6 +25,7 @@ model="v3-gte"
 datasets="limit"
 samples="2 all"
 results_dir="${LIMIT_EVAL_RESULTS_DIR:-$root/results}"
+train_set_options=""
 extra=()
 
 usage() { sed -n '2,/^[^#]/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -32,6 +36,7 @@ while [ $# -gt 0 ]; do
     --datasets) need_value "$@"; datasets="$2"; shift 2 ;;
     --samples) need_value "$@"; samples="$2"; shift 2 ;;
     --results-dir) need_value "$@"; results_dir="$2"; shift 2 ;;
+    --train-set-options) need_value "$@"; train_set_options="$2"; shift 2 ;;
     --) shift; extra=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run_finetune.sh: unknown option '$1' (limit-eval finetune options go after --)" >&2; usage >&2; exit 2 ;;
@@ -49,7 +54,8 @@ if [ -d "$model" ]; then folder="$model"; else folder="$models_root/$model"; fi
 name="$(basename "$folder")"
 
 if [ ! -f "$data_root/limit-train/qrels.jsonl" ]; then
-  "$bin" build-train-set --output "$data_root/limit-train"
+  # shellcheck disable=SC2086  # the options are words
+  "$bin" build-train-set --output "$data_root/limit-train" $train_set_options
 fi
 
 trained=()

@@ -274,10 +274,19 @@ constexpr const char* kRunFile = "run.json";
 struct TrainingState {
   std::vector<torch::Tensor>& parameters;
   torch::optim::Optimizer& optimizer;
+  torch::Device device;
 };
 
+// The random generators dropout draws from: the CPU's, and the accelerator's when training on one.
+// (The batch sampler needs none: each epoch's permutation comes from a generator seeded anew.)
+std::vector<std::pair<std::string, at::Generator>> random_generators(const torch::Device& device) {
+  std::vector<std::pair<std::string, at::Generator>> generators{{"cpu_rng", at::detail::getDefaultCPUGenerator()}};
+  if (!device.is_cpu()) generators.emplace_back("device_rng", at::globalContext().defaultGenerator(device));
+  return generators;
+}
+
 // Everything a resumed run needs to continue bit for bit: the parameters, AdamW's moments and step
-// counts, the CPU random generator (dropout), the step and how much of the log it had written.
+// counts, the random generators (dropout), the step and how much of the log it had written.
 void save_checkpoint(const fs::path& folder, const TrainingState& state, std::size_t step, std::uintmax_t log_bytes) {
   torch::serialize::OutputArchive archive;
   for (std::size_t i = 0; i < state.parameters.size(); ++i) {
@@ -286,10 +295,9 @@ void save_checkpoint(const fs::path& folder, const TrainingState& state, std::si
   torch::serialize::OutputArchive optimizer;
   state.optimizer.save(optimizer);
   archive.write("optimizer", optimizer);
-  auto generator = at::detail::getDefaultCPUGenerator();
-  {
+  for (auto& [name, generator] : random_generators(state.device)) {
     std::lock_guard<std::mutex> lock(generator.mutex());
-    archive.write("cpu_rng", generator.get_state());
+    archive.write(name, generator.get_state());
   }
   archive.write("step", torch::tensor(static_cast<std::int64_t>(step)));
   archive.write("log_bytes", torch::tensor(static_cast<std::int64_t>(log_bytes)));
@@ -313,12 +321,12 @@ std::pair<std::size_t, std::uintmax_t> load_checkpoint(const fs::path& folder, c
   torch::serialize::InputArchive optimizer;
   archive.read("optimizer", optimizer);
   state.optimizer.load(optimizer);
-  torch::Tensor rng, step, log_bytes;
-  archive.read("cpu_rng", rng);
+  torch::Tensor step, log_bytes;
   archive.read("step", step);
   archive.read("log_bytes", log_bytes);
-  auto generator = at::detail::getDefaultCPUGenerator();
-  {
+  for (auto& [name, generator] : random_generators(state.device)) {
+    torch::Tensor rng;
+    archive.read(name, rng);
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(rng);
   }
@@ -447,7 +455,7 @@ void finetune(const FinetuneOptions& options) {
                     {"activation", activation}, {"train_query_weights", options.train_query_weights},
                     {"seed", options.seed}, {"sampler_seed", options.sampler_seed}, {"device", device_string},
                     {"threads", resolve_threads(options.threads)}};
-  const TrainingState state{parameters, optimizer};
+  const TrainingState state{parameters, optimizer, device};
   std::size_t resumed_step = 0;
   const fs::path log_path = staging.path() / "train_log.jsonl";
   if (options.resume && fs::exists(staging.path() / kCheckpointFile)) {
