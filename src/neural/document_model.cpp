@@ -83,9 +83,10 @@ std::string resolve_device(const std::string& requested) {
 }
 
 // Rows of the decoder GEMM per call in hidden_states mode: whole documents up to this many valid
-// positions (a longer document goes alone). Bounds the [rows, V] logits buffer (250 MB in fp32 on
-// the CPU, 2 GB on a GPU) while keeping the GEMM large enough to run near peak.
-constexpr std::int64_t kDecoderRowsCpu = 2048;
+// positions (a longer document goes alone). Bounds the [rows, V] logits buffer (125 MB in fp32 on
+// the CPU, 2 GB on a GPU) while keeping the GEMM large enough to run near peak. On the CPU 1,024
+// rows took 8-11% less CPU time than 2,048 for the same decoder work (bench/README.md).
+constexpr std::int64_t kDecoderRowsCpu = 1024;
 constexpr std::int64_t kDecoderRowsCuda = 16384;
 
 std::vector<std::pair<std::size_t, std::size_t>> plan_batches(const std::vector<std::size_t>& sorted_lengths,
