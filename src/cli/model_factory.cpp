@@ -44,8 +44,10 @@ void add_model_options(CLI::App& app, ModelOptions& options) {
           "DEVICE"))
       ->each(given("--device"))
       ->capture_default_str();
-  group->add_option("--dtype", options.dtype, "Document encoder precision: fp32, bf16, fp16 (GPU only)")
-      ->check(CLI::IsMember({"fp32", "bf16", "fp16"}))
+  group->add_option("--dtype", options.dtype,
+                    "Document encoder precision: fp32, bf16, fp16 (GPU only), or auto: bf16 on a GPU (fp32 for GTE) "
+                    "and on a CPU with native bf16 (AMX or avx512_bf16), else fp32")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}))
       ->each(given("--dtype"))
       ->capture_default_str();
   group->add_option("--batch-size", options.batch_size, "Documents (and a siamese model's queries) per forward pass of the neural encoder")

@@ -17,7 +17,7 @@ namespace limit_eval::neural {
 
 struct DeviceOptions {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  std::string dtype = "fp32";   // fp32 | bf16 | fp16 (fp16 on CUDA only)
+  std::string dtype = "fp32";   // auto | fp32 | bf16 | fp16 (fp16 on CUDA only); see encode::resolve_dtype
   std::size_t batch_size = 32;
   std::size_t threads = 0;      // intra-op threads on CPU; 0 = all cores
   std::size_t max_batch_tokens = 0;  // 0: batches bounded by batch_size only
@@ -50,7 +50,7 @@ class DocumentModel {
 
   [[nodiscard]] std::string device() const;       // resolved, e.g. "cpu" or "cuda:0"
   [[nodiscard]] std::string device_name() const;  // CPU model or GPU name
-  [[nodiscard]] std::string dtype() const;
+  [[nodiscard]] std::string dtype() const;        // resolved: fp32, bf16 or fp16, never auto
   [[nodiscard]] std::size_t batch_size() const;
   [[nodiscard]] std::size_t max_batch_tokens() const;
   [[nodiscard]] nlohmann::json describe() const;
