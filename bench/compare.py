@@ -748,7 +748,7 @@ class Bench:
         spec = ARCHS[name]
         b = str(self.args.batch_size)
         entry: dict[str, Any] = {"model": name, "arch": spec["label"], "dataset": label, "dataset_path": str(dataset),
-                                 "st": [], "fp32": [], "bf16": []}
+                                 "st": [], "fp32": [], "bf16": [], "auto": []}
         # A short GEMM probe just before: the machine's speed drifts (shared host), this shows by how much.
         self.gemm(f"before {name}/{label}", repeats=3)
         entry["gemm_probe"] = {d: self.result["gemm"][f"before {name}/{label}"][d]["best_gflops"] for d in ("fp32", "bf16")}
@@ -773,6 +773,9 @@ class Bench:
                 res, usage = self.limit_eval(["--model", str(model["export"]), "--dataset", str(dataset), "--device",
                                               "cpu", "--dtype", dtype, "--batch-size", b], f"le_{name}_{label}_{dtype}")
                 self.result.setdefault("limit_eval_environment", res["environment"])
+                if dtype == "auto":
+                    # What --dtype auto chose on this machine (the results JSON's environment.dtype).
+                    entry["auto_resolved"] = res["environment"]["dtype"]
                 entry[dtype].append({"timings_s": res["timings_s"], "metrics": res["metrics"],
                                      "threads": res["environment"].get("threads"),
                                      "documents": res["dataset"]["documents"], "queries": res["dataset"]["queries"],
@@ -917,7 +920,7 @@ def render(result: dict[str, Any]) -> str:
         st_t = median(st_times)
         engines = [("sentence-transformers", "fp32", st_times, [s["max_rss_mib"] for s in e["st"]],
                     [s.get("others_during") for s in e["st"]])]
-        for dtype in ("fp32", "bf16"):
+        for dtype in ("fp32", "bf16", "auto"):
             if e.get(dtype):
                 engines.append(("limit-eval", dtype, [r["timings_s"]["corpus_encoding"] for r in e[dtype]],
                                 [r["max_rss_mib"] for r in e[dtype]], [r.get("others_during") for r in e[dtype]]))
@@ -925,11 +928,13 @@ def render(result: dict[str, Any]) -> str:
             t = median(times)
             gflops = flops / t / 1e9
             ratio = st_t / t
+            precision = e.get("auto_resolved", "fp32") if dtype == "auto" else dtype
+            label = f"auto ({precision})" if dtype == "auto" else dtype
             if engine == "limit-eval":
-                ratios.append((e["model"], e["dataset"], dtype, ratio, gflops / peak[dtype]))
-            rows.append([e["arch"], corpus, engine, dtype, f"{t:.2f} (n={len(times)})", fmt_num(docs / t, 1),
+                ratios.append((e["model"], e["dataset"], label, ratio, gflops / peak["fp32"]))
+            rows.append([e["arch"], corpus, engine, label, f"{t:.2f} (n={len(times)})", fmt_num(docs / t, 1),
                          fmt_num(tokens / t), fmt_num(gflops, 1),
-                         f"{100 * gflops / peak[dtype]:.0f}% ({100 * gflops / typical[dtype]:.0f}%)",
+                         f"{100 * gflops / peak[precision]:.0f}% ({100 * gflops / typical[precision]:.0f}%)",
                          f"{ratio:.2f}x", fmt_num(median(rss)), share_cell(others)])
     out.append("### 1. Document encoding (corpus encoding incl. tokenization; median wall seconds)")
     out.append("")
@@ -939,7 +944,7 @@ def render(result: dict[str, Any]) -> str:
     out.append("")
 
     mismatched = [f"{e['model']}/{e['dataset']}" for e in result["encoding"]
-                  if {r.get("threads") for d in ("fp32", "bf16") for r in e.get(d, [])} | {x["threads"] for x in e["st"]}
+                  if {r.get("threads") for d in ("fp32", "bf16", "auto") for r in e.get(d, [])} | {x["threads"] for x in e["st"]}
                   != {env["threads"]}]
     if mismatched:
         out.append(f"WARNING: thread counts differ from {env['threads']} in: {', '.join(mismatched)}")
@@ -999,15 +1004,15 @@ def render(result: dict[str, Any]) -> str:
                    f"scores), limit-eval keeps trec_eval's order (doc id descending) while torch.topk keeps any.")
         out.append("")
 
-    # 4. targets
+    # 4. targets (issue 11 item 4: >= 1.4x sentence-transformers fp32 and >= 75% of the fp32 GEMM peak,
+    # bf16 where the CPU has it natively, chosen by --dtype auto)
     rows = []
     for model, dataset, dtype, ratio, share in ratios:
-        target = 1.5 if dtype == "fp32" else 3.0
-        rows.append([f"{dtype} encoding >= {target}x ST fp32", f"{model} / {dataset}", f"{ratio:.2f}x",
-                     "yes" if ratio >= target else "no"])
+        rows.append([f"{dtype} encoding >= 1.4x ST fp32", f"{model} / {dataset}", f"{ratio:.2f}x",
+                     "yes" if ratio >= 1.4 else "no"])
     for model, dataset, dtype, ratio, share in ratios:
-        rows.append([f"encoding >= 80% of {dtype} GEMM peak", f"{model} / {dataset}", f"{100 * share:.0f}%",
-                     "yes" if share >= 0.8 else "no"])
+        rows.append([f"{dtype} encoding >= 75% of the fp32 GEMM peak", f"{model} / {dataset}", f"{100 * share:.0f}%",
+                     "yes" if share >= 0.75 else "no"])
     for model, t in q_ratios:
         rows.append(["query encoding (1,000) < 5 ms", model, f"{t * 1e3:.2f} ms", "yes" if t < 0.005 else "no"])
     if r:
@@ -1173,7 +1178,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     main.add_argument("--threads", type=int, default=0, help="threads for everything (0: all cores)")
     main.add_argument("--batch-size", type=int, default=32)
     main.add_argument("--models", nargs="+", default=list(ARCHS), choices=list(ARCHS))
-    main.add_argument("--dtypes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"])
+    main.add_argument("--dtypes", nargs="+", default=["fp32", "bf16", "auto"], choices=["fp32", "bf16", "auto"],
+                      help="limit-eval --dtype values measured (auto: what limit-eval picks on this CPU)")
     main.add_argument("--synthetic-docs-v1", type=int, default=64,
                       help="documents of the synthetic LIMIT-style corpus for the BERT-base model (0: none)")
     main.add_argument("--synthetic-docs-distill", type=int, default=96,
