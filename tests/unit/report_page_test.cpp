@@ -215,6 +215,34 @@ TEST(ResultFile, ReadsWhatTheReportNeeds) {
   EXPECT_EQ(tuned.settings.k_values, (std::vector<int>{2, 10, 20, 100}));
 }
 
+// write_result_file streams the per-query values into the text of the rest: the file must be what
+// dump(2) prints of result_json, and read back to the same values.
+TEST(ResultFile, WrittenAsItsJsonDumpsAndReadBack) {
+  const TempFolder folder;
+  ResultRecord record;
+  record.model = "m";
+  record.dataset = {{"name", "d"}, {"per_query", "a nested key of the same name"}};
+  record.metrics = {{"NDCG@10", 0.5}, {"Recall@2", 1.0 / 3.0}};
+  record.cache = {{"status", "hit"}};
+  record.environment = {{"device", "cpu"}, {"dtype", "fp32"}, {"date", "2026-11-30"}};
+  for (const bool with_queries : {true, false}) {
+    if (with_queries) {
+      record.per_query = {{"q1", {{"NDCG@10", 1.0}, {"Recall@2", 0.1}}},
+                          {"q \"2\"\n\u00e9", {{"NDCG@10", 0.0}, {"Recall@2", 1e-300}}},
+                          {"q3", {}}};
+    } else {
+      record.per_query.clear();
+    }
+    const auto path = folder.path() / (with_queries ? "with.json" : "without.json");
+    AtomicFileWriter file(path);
+    write_result_file(file, record);
+    file.commit();
+    EXPECT_EQ(read_file(path), result_json(record).dump(2) + "\n") << path;
+    const auto read = read_result_file(path, path.filename());
+    EXPECT_EQ(read.per_query, record.per_query);
+  }
+}
+
 TEST(ResultFile, MissingFolderIsAnIoError) {
   EXPECT_THROW((void)read_results_folder(kFixture / "no-such-folder"), IoError);
 }
