@@ -179,31 +179,31 @@ Json result_json_without_per_query(const ResultRecord& record) {
   return root;
 }
 
-// The "per_query" object as dump(2) prints it at the second level of the results JSON, one value at
-// a time: as one JSON object, a million queries' values would take as much memory again as they do.
-void write_per_query(std::ostream& out, const std::map<std::string, eval::MetricValues>& per_query) {
-  if (per_query.empty()) {
+// An object as dump(2) prints it at nesting depth `depth` (entries indented by 2 * (depth + 1)
+// spaces), each value written by write_value.
+template <typename Map, typename WriteValue>
+void write_object(std::ostream& out, const Map& entries, std::size_t depth, const WriteValue& write_value) {
+  if (entries.empty()) {
     out << "{}";
     return;
   }
   out << "{\n";
-  const char* query_separator = "";
-  for (const auto& [query_id, values] : per_query) {
-    out << query_separator << "    " << Json(query_id).dump() << ": ";
-    query_separator = ",\n";
-    if (values.empty()) {
-      out << "{}";
-      continue;
-    }
-    out << "{\n";
-    const char* separator = "";
-    for (const auto& [name, value] : values) {
-      out << separator << "      " << Json(name).dump() << ": " << Json(value).dump();
-      separator = ",\n";
-    }
-    out << "\n    }";
+  const std::string indent(2 * (depth + 1), ' ');
+  const char* separator = "";
+  for (const auto& [key, value] : entries) {
+    out << separator << indent << Json(key).dump() << ": ";
+    write_value(value);
+    separator = ",\n";
   }
-  out << "\n  }";
+  out << '\n' << std::string(2 * depth, ' ') << '}';
+}
+
+// The "per_query" object (at depth 1 of the results JSON), one value at a time: as one JSON object,
+// a million queries' values would take as much memory again as they do.
+void write_per_query(std::ostream& out, const std::map<std::string, eval::MetricValues>& per_query) {
+  write_object(out, per_query, 1, [&out](const eval::MetricValues& values) {
+    write_object(out, values, 2, [&out](double value) { out << Json(value).dump(); });
+  });
 }
 
 }  // namespace
