@@ -1,35 +1,35 @@
-# Locates the Python of the project's virtual environment (built by scripts/setup.sh). It runs the
-# test oracles and tells where the torch wheel keeps libtorch.
-if(NOT LIMIT_EVAL_PYTHON)
-  if(DEFINED ENV{LIMIT_EVAL_VENV})
-    set(_venv "$ENV{LIMIT_EVAL_VENV}")
+# Locates the Python of the project's virtual environments (built by scripts/setup.sh): the first runs
+# the test oracles and tells where the torch wheel keeps libtorch; the second (transformers 5.x /
+# sentence-transformers 6.x) runs the export and parity tests a second time (tests/CMakeLists.txt).
+
+# limit_eval_find_venv_python(<cache variable> <environment variable naming the venv> <default venv>
+#                             <description>): unless already set, the venv's bin/python when it exists.
+function(limit_eval_find_venv_python variable venv_variable default_venv description)
+  if(${variable})
+    return()
+  endif()
+  if(DEFINED ENV{${venv_variable}})
+    set(_venv "$ENV{${venv_variable}}")
   else()
-    set(_venv "$ENV{HOME}/.cache/limit-eval/venv")
+    set(_venv "${default_venv}")
   endif()
   if(EXISTS "${_venv}/bin/python")
-    set(LIMIT_EVAL_PYTHON "${_venv}/bin/python" CACHE FILEPATH "Python of the scripts/oracle environment" FORCE)
+    set(${variable} "${_venv}/bin/python" CACHE FILEPATH "${description}" FORCE)
   endif()
-endif()
+endfunction()
+
+limit_eval_find_venv_python(LIMIT_EVAL_PYTHON LIMIT_EVAL_VENV "$ENV{HOME}/.cache/limit-eval/venv"
+                            "Python of the scripts/oracle environment")
 if(LIMIT_EVAL_PYTHON)
   message(STATUS "limit-eval: Python environment ${LIMIT_EVAL_PYTHON}")
 else()
   message(STATUS "limit-eval: no Python environment (run scripts/setup.sh); oracle tests disabled")
 endif()
 
-# The second environment (transformers 5.x / sentence-transformers 6.x, scripts/setup.sh): the export
-# and parity tests run under it a second time (tests/CMakeLists.txt).
 set(LIMIT_EVAL_PYTHON_TF5 "" CACHE FILEPATH
     "Python of the second (transformers 5) environment (default: $LIMIT_EVAL_VENV_TF5/bin/python or ~/.cache/limit-eval/venv-tf5/bin/python)")
-if(NOT LIMIT_EVAL_PYTHON_TF5)
-  if(DEFINED ENV{LIMIT_EVAL_VENV_TF5})
-    set(_venv_tf5 "$ENV{LIMIT_EVAL_VENV_TF5}")
-  else()
-    set(_venv_tf5 "$ENV{HOME}/.cache/limit-eval/venv-tf5")
-  endif()
-  if(EXISTS "${_venv_tf5}/bin/python")
-    set(LIMIT_EVAL_PYTHON_TF5 "${_venv_tf5}/bin/python" CACHE FILEPATH "Python of the second (transformers 5) environment" FORCE)
-  endif()
-endif()
+limit_eval_find_venv_python(LIMIT_EVAL_PYTHON_TF5 LIMIT_EVAL_VENV_TF5 "$ENV{HOME}/.cache/limit-eval/venv-tf5"
+                            "Python of the second (transformers 5) environment")
 if(LIMIT_EVAL_PYTHON_TF5)
   message(STATUS "limit-eval: second Python environment ${LIMIT_EVAL_PYTHON_TF5}")
 endif()

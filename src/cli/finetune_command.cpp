@@ -6,6 +6,8 @@
 #include <optional>
 #include <regex>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -73,6 +75,18 @@ void finetune(FinetuneCommandOptions options, const GlobalOptions& global) {
   run_finetune(finetune);
 }
 
+// --document-regularizer-<setting> and --query-regularizer-<setting>: `description` names the side
+// at its "{}".
+template <typename T>
+void add_regularizer_options(CLI::App& command, std::string_view setting, T& document, T& query,
+                             std::string_view description, bool show_default) {
+  for (auto [side, value] : {std::pair<std::string_view, T*>{"document", &document}, {"query", &query}}) {
+    auto* option = command.add_option(fmt::format("--{}-regularizer-{}", side, setting), *value,
+                                       fmt::format(fmt::runtime(description), side));
+    if (show_default) option->capture_default_str();
+  }
+}
+
 }  // namespace
 
 void add_finetune_command(CLI::App& app, GlobalOptions& global) {
@@ -118,18 +132,12 @@ void add_finetune_command(CLI::App& app, GlobalOptions& global) {
       ->capture_default_str();
   command->add_option("--max-grad-norm", f.max_grad_norm, "Gradient norm clipping")->capture_default_str();
   command->add_option("--scale", f.scale, "Scale of the dot-product scores in the ranking loss")->capture_default_str();
-  command->add_option("--document-regularizer-weight", f.document_regularizer_weight,
-                      "Weight of the FLOPS regularizer on document embeddings")
-      ->capture_default_str();
-  command->add_option("--query-regularizer-weight", f.query_regularizer_weight,
-                      "Weight of the FLOPS regularizer on query embeddings")
-      ->capture_default_str();
-  command->add_option("--document-regularizer-threshold", options->document_threshold,
-                      "l0 mask: only document embeddings with more non-zeros than this count in the regularizer "
-                      "(default: none)");
-  command->add_option("--query-regularizer-threshold", options->query_threshold,
-                      "l0 mask: only query embeddings with more non-zeros than this count in the regularizer "
-                      "(default: none)");
+  add_regularizer_options(*command, "weight", f.document_regularizer_weight, f.query_regularizer_weight,
+                          "Weight of the FLOPS regularizer on {} embeddings", /*show_default=*/true);
+  add_regularizer_options(*command, "threshold", options->document_threshold, options->query_threshold,
+                          "l0 mask: only {} embeddings with more non-zeros than this count in the regularizer "
+                          "(default: none)",
+                          /*show_default=*/false);
   command->add_option("--regularizer-warmup-ratio", f.regularizer_warmup_ratio,
                       "The regularizer weights grow from 0 to theirs over this share of the steps (as "
                       "sentence-transformers' SpladeRegularizerWeightSchedulerCallback)")

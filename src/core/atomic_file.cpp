@@ -148,16 +148,17 @@ void AtomicFileWriter::commit() {
   if (ec) throw IoError(destination_, "cannot move into place: " + ec.message());
   committed_ = true;
   crash_point();
-  // The rename itself reaches the disk with the folder; a file system that cannot flush a folder
-  // (EINVAL) still renamed the file.
-  const auto parent = destination_.parent_path().empty() ? std::filesystem::path(".") : destination_.parent_path();
-  (void)sync_path(parent, O_DIRECTORY);
+  sync_folder(destination_.parent_path());
 }
 
 void write_file_atomically(const std::filesystem::path& destination, std::string_view contents) {
   AtomicFileWriter writer(destination);
   writer.stream().write(contents.data(), static_cast<std::streamsize>(contents.size()));
   writer.commit();
+}
+
+void sync_folder(const std::filesystem::path& folder) {
+  (void)sync_path(folder.empty() ? std::filesystem::path(".") : folder, O_DIRECTORY);
 }
 
 void remove_abandoned_temporaries(const std::filesystem::path& folder, std::string_view prefix) {
@@ -169,7 +170,7 @@ void remove_abandoned_temporaries(const std::filesystem::path& folder, std::stri
     if (pid <= 0 || pid == ::getpid()) continue;
     if (::kill(pid, 0) == -1 && errno == ESRCH) {
       std::error_code ignored;
-      std::filesystem::remove(entry.path(), ignored);
+      std::filesystem::remove_all(entry.path(), ignored);
       spdlog::debug("removed {}, left by an interrupted run", entry.path().string());
     }
   }

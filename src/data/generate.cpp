@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/core/random.hpp"
 
@@ -281,21 +282,19 @@ class TemporaryFolder {
 
 template <typename Records, typename Format>
 void write_jsonl(const fs::path& path, const Records& records, Format format) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw IoError(path, "cannot open for writing");
+  AtomicFileWriter file(path);
   std::string buffer;
   constexpr std::size_t kFlushBytes = 1U << 20U;
   for (const auto& record : records) {
     buffer += format(record);
     buffer += '\n';
     if (buffer.size() >= kFlushBytes) {
-      out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      file.stream().write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       buffer.clear();
     }
   }
-  out.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-  out.close();
-  if (!out) throw IoError(path, "write failed");
+  file.stream().write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  file.commit();
 }
 
 }  // namespace
@@ -732,8 +731,10 @@ void write_generated_dataset(const GeneratedDataset& dataset, const fs::path& ou
   fs::create_directories(target.parent_path(), ec);
   if (ec) throw IoError(target.parent_path(), "cannot create folder: " + ec.message());
 
-  // Beside the target, hence on the same file system: the renames below are atomic.
-  TemporaryFolder temporary(target.parent_path() / fmt::format(".{}.tmp-{}", target.filename().string(), ::getpid()));
+  // Beside the target, hence on the same file system: the renames below are atomic. Each file is
+  // flushed to disk inside it (AtomicFileWriter), and each rename with its folder, as other outputs are.
+  remove_abandoned_temporaries(target.parent_path(), target.filename().string() + ".tmp.");
+  TemporaryFolder temporary(atomic_temporary_path(target, ::getpid(), 0));
   write_jsonl(temporary.path() / kDatasetFiles[0], dataset.corpus, corpus_line);
   write_jsonl(temporary.path() / kDatasetFiles[1], dataset.queries, query_line);
   write_jsonl(temporary.path() / kDatasetFiles[2], dataset.qrels, qrels_line);
@@ -744,12 +745,14 @@ void write_generated_dataset(const GeneratedDataset& dataset, const fs::path& ou
     fs::rename(temporary.path(), target, ec);
     if (ec) throw IoError(target, "cannot move the generated dataset into place: " + ec.message());
     temporary.release();
+    sync_folder(target.parent_path());
     return;
   }
   for (const char* name : kDatasetFiles) {
     fs::rename(temporary.path() / name, target / name, ec);
     if (ec) throw IoError(target / name, "cannot move into place: " + ec.message());
   }
+  sync_folder(target);
 }
 
 }  // namespace limit_eval::data

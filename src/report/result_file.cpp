@@ -1,9 +1,10 @@
 #include "limit_eval/report/result_file.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <fstream>
-#include <iomanip>
 #include <sstream>
+#include <string_view>
 #include <system_error>
 
 #include <fmt/format.h>
@@ -158,9 +159,10 @@ Json efficiency_json(const sparse::Efficiency& efficiency) {
           {"index_bytes", efficiency.index_bytes}};
 }
 
-Json result_json(const ResultRecord& record) {
-  Json per_query = Json::object();
-  for (const auto& [query_id, values] : record.per_query) per_query[query_id] = values;
+namespace {
+
+// result_json without its per-query values ("per_query" null).
+Json result_json_without_per_query(const ResultRecord& record) {
   Json root = {
       {"format", kResultsFormat},
       {"model", {{"name", record.model}, {"description", record.model_description}}},
@@ -170,16 +172,63 @@ Json result_json(const ResultRecord& record) {
       {"metrics", record.metrics},
       {"timings_s", record.timings},
       {"environment", record.environment},
-      {"per_query", std::move(per_query)},
+      {"per_query", nullptr},
   };
   if (!record.cache.is_null()) root["cache"] = record.cache;
   if (record.efficiency) root["efficiency"] = efficiency_json(*record.efficiency);
   return root;
 }
 
+// An object as dump(2) prints it at nesting depth `depth` (entries indented by 2 * (depth + 1)
+// spaces), each value written by write_value.
+template <typename Map, typename WriteValue>
+void write_object(std::ostream& out, const Map& entries, std::size_t depth, const WriteValue& write_value) {
+  if (entries.empty()) {
+    out << "{}";
+    return;
+  }
+  out << "{\n";
+  const std::string indent(2 * (depth + 1), ' ');
+  const char* separator = "";
+  for (const auto& [key, value] : entries) {
+    out << separator << indent << Json(key).dump() << ": ";
+    write_value(value);
+    separator = ",\n";
+  }
+  out << '\n' << std::string(2 * depth, ' ') << '}';
+}
+
+// The "per_query" object (at depth 1 of the results JSON), one value at a time: as one JSON object,
+// a million queries' values would take as much memory again as they do.
+void write_per_query(std::ostream& out, const std::map<std::string, eval::MetricValues>& per_query) {
+  write_object(out, per_query, 1, [&out](const eval::MetricValues& values) {
+    write_object(out, values, 2, [&out](double value) { out << Json(value).dump(); });
+  });
+}
+
+}  // namespace
+
+Json result_json(const ResultRecord& record) {
+  Json root = result_json_without_per_query(record);
+  Json& per_query = root["per_query"];
+  per_query = Json::object();
+  for (const auto& [query_id, values] : record.per_query) per_query[query_id] = values;
+  return root;
+}
+
 void write_result_file(AtomicFileWriter& file, const ResultRecord& record) {
-  // Streamed, as dump(2) prints it, without holding the text (hundreds of MB for a million queries).
-  file.stream() << std::setw(2) << result_json(record) << '\n';
+  // What dump(2) prints of result_json(record), with the per-query values streamed into the text of
+  // the rest, which holds "per_query" once at the top level.
+  const std::string text = result_json_without_per_query(record).dump(2);
+  constexpr std::string_view kPlaceholder = "\n  \"per_query\": null";
+  const auto at = text.find(kPlaceholder);
+  assert(at != std::string::npos && text.find(kPlaceholder, at + 1) == std::string::npos);
+  const std::size_t value_at = at + kPlaceholder.size() - std::string_view("null").size();
+  auto& out = file.stream();
+  out.write(text.data(), static_cast<std::streamsize>(value_at));
+  write_per_query(out, record.per_query);
+  out.write(text.data() + at + kPlaceholder.size(), static_cast<std::streamsize>(text.size() - at - kPlaceholder.size()));
+  out << '\n';
 }
 
 ResultFile read_result_file(const std::filesystem::path& path, const std::filesystem::path& relative_path) {

@@ -21,11 +21,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
+from stand_ins import CHUNK_DOCUMENTS, write_chunked_dataset  # noqa: E402
 from tiny_models import tiny_model  # noqa: E402
 
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 LIMIT_SMALL = SOURCE / "data" / "limit-small"
-CHUNK_DOCUMENTS = 2048  # kCacheChunkDocuments
 
 
 @pytest.fixture(scope="module")
@@ -125,22 +125,8 @@ def test_damaged_chunk_is_reported_and_rebuilt(binary, model, tmp_path, damage):
         assert_same_results(first, third)
 
 
-def write_two_chunk_dataset(folder: Path) -> Path:
-    """A corpus just over one chunk (short texts keep the encoding quick)."""
-    folder.mkdir(parents=True)
-    words = ["apples", "quokkas", "tapirs", "glaciers", "barley", "otters", "jazz", "chess"]
-    with (folder / "corpus.jsonl").open("w") as corpus:
-        for i in range(CHUNK_DOCUMENTS + 30):
-            corpus.write(json.dumps({"_id": f"d{i}", "text": f"{words[i % 8]} {words[i // 8 % 8]}"}) + "\n")
-    with (folder / "queries.jsonl").open("w") as queries, (folder / "qrels.jsonl").open("w") as qrels:
-        for q, word in enumerate(words):
-            queries.write(json.dumps({"_id": f"q{q}", "text": word}) + "\n")
-            qrels.write(json.dumps({"query-id": f"q{q}", "corpus-id": f"d{q}", "score": 1}) + "\n")
-    return folder
-
-
 def test_missing_chunk_is_resumed(binary, model, tmp_path):
-    dataset = write_two_chunk_dataset(tmp_path / "dataset")
+    dataset = write_chunked_dataset(tmp_path / "dataset", CHUNK_DOCUMENTS + 30)
     cache = tmp_path / "cache"
     first = Run(binary, model, dataset, tmp_path / "first", "--cache-dir", str(cache))
     assert first.cache["status"] == "miss"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,42 +16,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
+from stand_ins import tokenizer_only_model  # noqa: E402
 
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 LIMIT_SMALL = SOURCE / "data" / "limit-small"
 RESULTS = SOURCE / "tests" / "fixtures" / "report" / "results"
-VOCAB = SOURCE / "tests" / "fixtures" / "bert-base-uncased-vocab.txt"
 
 EXIT_OK, EXIT_USAGE, EXIT_DATA, EXIT_IO, EXIT_MODEL = 0, 2, 3, 4, 5
 
 
 def jsonl(*records: dict) -> str:
     return "".join(json.dumps(record) + "\n" for record in records)
-
-
-def tokenizer_only_model(folder: Path, **manifest_changes) -> Path:
-    """A model folder that `tokenize` accepts: its manifest and vocabulary (tokenize loads neither the
-    document encoder nor the query weights, so those are placeholders)."""
-    (folder / "tokenizer").mkdir(parents=True)
-    shutil.copy(VOCAB, folder / "tokenizer" / "vocab.txt")
-    (folder / "document_encoder.pt").write_bytes(b"placeholder")
-    (folder / "query_weights.f32").write_bytes(b"\0" * 4 * 30522)
-    manifest = {
-        "format": "limit-eval-model", "format_version": 2, "name": "tokenizer-only", "vocab_size": 30522,
-        "document_encoder": {"file": "document_encoder.pt", "max_seq_length": 512, "pooling": "max",
-                             "activation": "relu", "output": "logits"},
-        "query_encoder": {"kind": "static_weights", "file": "query_weights.f32", "max_seq_length": 512},
-        "tokenizer": {"kind": "wordpiece", "vocab_file": "tokenizer/vocab.txt"},
-        "files": {name: {} for name in ("document_encoder.pt", "query_weights.f32", "tokenizer/vocab.txt")},
-    }
-    for dotted, value in manifest_changes.items():
-        *parents, last = dotted.split(".")
-        target = manifest
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return folder
 
 
 def dataset(folder: Path, corpus: bytes | None = None, queries: bytes | None = None) -> Path:
@@ -136,8 +110,7 @@ def subcommand_arguments(command: str, folder: Path) -> tuple[list[str], bytes]:
         return ["compare", str(RESULTS / "limit-small" / "bm25.json"), str(RESULTS / "limit-small" / "v1.json")], b""
     if command == "encode":
         # A stand-in neural model (BM25 has nothing to cache) on LIMIT-small.
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from test_model_errors import make_model  # noqa: PLC0415
+        from stand_in_models import make_model  # noqa: PLC0415  (imports torch: only where needed)
 
         model = make_model(folder / "model")
         return ["encode", "--model", str(model), "--dataset", "limit-small", "--device", "cpu",
@@ -147,8 +120,7 @@ def subcommand_arguments(command: str, folder: Path) -> tuple[list[str], bytes]:
     if command == "finetune":
         # Training itself is tested elsewhere: here the stand-in folder, exported without --trainable,
         # is refused (BASELINE_STATUS) after the options were accepted.
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from test_model_errors import make_model  # noqa: PLC0415
+        from stand_in_models import make_model  # noqa: PLC0415  (imports torch: only where needed)
 
         model = make_model(folder / "model")
         return ["finetune", "--model", str(model), "--train", "limit-small", "--samples", "2", "-o",

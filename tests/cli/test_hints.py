@@ -144,7 +144,7 @@ def test_the_sweep_skip_lines_carry_commands_that_run(binary: Path, tmp_path: Pa
 
 
 def test_the_reexport_hint_of_an_old_model_folder_runs_as_printed(binary: Path, tmp_path: Path) -> None:
-    from test_messages import tokenizer_only_model  # a model folder that tokenize reads without torch
+    from stand_ins import tokenizer_only_model  # noqa: PLC0415
 
     model = tokenizer_only_model(tmp_path / "old-model")
     manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))

@@ -85,5 +85,6 @@ def test_million_queries_work(binary, tmp_path):
     assert result["evaluation"]["evaluated_queries"] == queries
     assert len(result["per_query"]) == queries
     assert result["metrics"]["Recall@1"] == 1.0
-    # README: about 2.5 KB per query at peak with two cut-offs.
-    assert peak < queries * 3_500, peak
+    # README: about 1.5 KB per query at peak with two cut-offs (2.5 KB while the results JSON was
+    # built whole before it was written).
+    assert peak < queries * 2_000, peak

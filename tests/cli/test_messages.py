@@ -4,7 +4,6 @@ with the README and the behaviour (item 5). Every test runs the binary or the sc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -17,10 +16,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from limit_eval_binary import binary  # noqa: E402,F401  (a pytest fixture)
+from stand_ins import tokenizer_only_model  # noqa: E402
 
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 LIMIT_SMALL = SOURCE / "data" / "limit-small"
-VOCAB = SOURCE / "tests" / "fixtures" / "bert-base-uncased-vocab.txt"
 EXIT_USAGE, EXIT_DATA, EXIT_IO = 2, 3, 4
 
 
@@ -37,30 +36,6 @@ def run_file(tmp_path: Path) -> Path:
     path.write_text("query_0 Q0 Geneva_Durben 1 2.0 t\nquery_0 Q0 Olinda_Posso 2 1.0 t\n"
                     "query_1 Q0 Geneva_Durben 1 1.0 t\nquery_2 Q0 Leslie_Laughton 1 1.0 t\n", encoding="utf-8")
     return path
-
-
-def tokenizer_only_model(folder: Path) -> Path:
-    """A model folder that `tokenize` can read (it never loads the TorchScript module)."""
-    (folder / "tokenizer").mkdir(parents=True)
-    shutil.copy(VOCAB, folder / "tokenizer" / "vocab.txt")
-    (folder / "document_encoder.pt").write_bytes(b"never loaded by tokenize")
-    (folder / "query_weights.f32").write_bytes(b"\x00\x00\x80\x3f" * 30522)
-    files = {}
-    for relative in ("document_encoder.pt", "query_weights.f32", "tokenizer/vocab.txt"):
-        data = (folder / relative).read_bytes()
-        files[relative] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    manifest = {
-        "format": "limit-eval-model", "format_version": 1, "name": "tokenizer-only", "source": {"id": "tests"},
-        "vocab_size": 30522,
-        "document_encoder": {"file": "document_encoder.pt", "architecture": "StandIn", "max_seq_length": 512,
-                             "add_special_tokens": True, "pooling": "max", "activation": "relu"},
-        "query_encoder": {"kind": "static_weights", "file": "query_weights.f32", "dtype": "float32",
-                          "max_seq_length": 512, "add_special_tokens": False},
-        "tokenizer": {"kind": "wordpiece", "vocab_file": "tokenizer/vocab.txt", "lowercase": True},
-        "files": files,
-    }
-    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return folder
 
 
 # --- item 9: global options before or after the subcommand --------------------------------------

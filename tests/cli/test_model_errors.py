@@ -1,8 +1,8 @@
 """A broken model folder or an impossible device gives a clear error, a non-zero exit and no output.
 
-The model folders here are built in seconds, without sentence-transformers: a scripted TorchScript
-stand-in for the MLM (logits = a fixed projection of one-hot token ids), the real bert-base-uncased
-vocabulary, and weights from a seeded generator, with a manifest in the format of
+The model folders here are built in seconds, without sentence-transformers (tests/stand_in_models.py): a
+scripted TorchScript stand-in for the MLM (logits = a fixed projection of one-hot token ids), the real
+bert-base-uncased vocabulary, and weights from a seeded generator, with a manifest in the format of
 docs/model-format.md. The first test checks that such a folder evaluates fine, so every other test
 breaks exactly one thing. The last tests read the same folder as a siamese model (query_encoder.kind
 "mlm": the queries go through the module too) and check the query encoder's kind.
@@ -10,55 +10,25 @@ breaks exactly one thing. The last tests read the same folder as a siamese model
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stand_in_models import StandInHidden, StandInMlm, make_model  # noqa: E402
+from stand_ins import VOCAB, VOCAB_SIZE, write_manifest  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 SOURCE = Path(os.environ.get("LIMIT_EVAL_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BIN = Path(os.environ["LIMIT_EVAL_BIN"])
-VOCAB = SOURCE / "tests" / "fixtures" / "bert-base-uncased-vocab.txt"
-VOCAB_SIZE = 30522
 EXIT_USAGE, EXIT_MODEL = 2, 5
-
-
-class StandInMlm(torch.nn.Module):
-    """(input_ids, attention_mask) -> [B, L, V] logits: each token lights up itself and a few others."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        generator = torch.Generator().manual_seed(7)
-        self.table = torch.nn.Parameter(torch.randn(VOCAB_SIZE, 8, generator=generator))
-        self.head = torch.nn.Parameter(torch.randn(8, VOCAB_SIZE, generator=generator) - 2.5)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.table[input_ids] * attention_mask.unsqueeze(-1).to(torch.float32)
-        return hidden @ self.head
-
-
-class StandInHidden(torch.nn.Module):
-    """StandInMlm split as export_model.py splits an MLM: hidden states [B, L, 8] out, the decoder
-    (head transposed, plus a bias) carried as buffers for limit-eval to apply."""
-
-    def __init__(self, decoder_shape: tuple[int, int] = (VOCAB_SIZE, 8)) -> None:
-        super().__init__()
-        mlm = StandInMlm()
-        self.table = mlm.table
-        bias = torch.linspace(-0.5, 0.5, VOCAB_SIZE)
-        self.register_buffer("decoder_weight", (mlm.head.detach().t().contiguous() if decoder_shape == (VOCAB_SIZE, 8)
-                                                else torch.zeros(decoder_shape)))
-        self.register_buffer("decoder_bias", bias)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.table[input_ids] * attention_mask.unsqueeze(-1).to(torch.float32)
 
 
 class StandInMlmWithBias(torch.nn.Module):
@@ -97,47 +67,6 @@ class OneArgument(torch.nn.Module):
 class WrongShape(torch.nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return torch.zeros(input_ids.size(0), 7)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def write_manifest(folder: Path, **overrides) -> None:
-    files = {}
-    for relative in ("document_encoder.pt", "query_weights.f32", "tokenizer/vocab.txt"):
-        path = folder / relative
-        files[relative] = {"sha256": sha256(path), "bytes": path.stat().st_size}
-    manifest = {
-        "format": "limit-eval-model",
-        "format_version": 1,
-        "name": "stand-in",
-        "source": {"id": "tests/cli/test_model_errors.py"},
-        "vocab_size": VOCAB_SIZE,
-        "document_encoder": {"file": "document_encoder.pt", "architecture": "StandInMlm", "max_seq_length": 512,
-                             "add_special_tokens": True, "pooling": "max", "activation": "relu"},
-        "query_encoder": {"kind": "static_weights", "file": "query_weights.f32", "dtype": "float32",
-                          "max_seq_length": 512, "add_special_tokens": False},
-        "tokenizer": {"kind": "wordpiece", "vocab_file": "tokenizer/vocab.txt", "lowercase": True},
-        "files": files,
-    }
-    for dotted, value in overrides.items():
-        target = manifest
-        *parents, last = dotted.split(".")
-        for key in parents:
-            target = target[key]
-        target[last] = value
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-
-
-def make_model(folder: Path, module: torch.nn.Module | None = None, weights: int = VOCAB_SIZE) -> Path:
-    (folder / "tokenizer").mkdir(parents=True)
-    shutil.copy(VOCAB, folder / "tokenizer" / "vocab.txt")
-    torch.jit.script(module if module is not None else StandInMlm()).save(str(folder / "document_encoder.pt"))
-    rng = np.random.default_rng(3)
-    rng.uniform(0.5, 5.0, size=weights).astype("<f4").tofile(folder / "query_weights.f32")
-    write_manifest(folder)
-    return folder
 
 
 def run(model: Path | str, out: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -7,7 +7,6 @@ one per chunk that restarts)."""
 
 from __future__ import annotations
 
-import json
 import os
 import pty
 import re
@@ -86,20 +85,13 @@ def test_neural_encoding_draws_one_bar_over_every_chunk(binary: Path, tmp_path: 
     pytest.importorskip("torch")
     if not list(binary.parent.glob("*limit_eval_neural*")):
         pytest.skip("this limit-eval has no neural plugin (built without libtorch)")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from test_model_errors import StandInHidden, make_model, write_manifest  # noqa: E402
+    from stand_in_models import StandInHidden, make_model  # noqa: PLC0415  (imports torch)
+    from stand_ins import write_chunked_dataset, write_manifest  # noqa: PLC0415
 
     model = make_model(tmp_path / "model", module=StandInHidden())
     write_manifest(model, format_version=2, **{"document_encoder.output": "hidden_states"})
     documents = 3 * 2048 + 500  # four cache chunks
-    data = tmp_path / "data"
-    data.mkdir()
-    with open(data / "corpus.jsonl", "w", encoding="utf-8") as corpus:
-        for i in range(documents):
-            corpus.write(json.dumps({"_id": f"d{i}", "text": f"person {i} likes quokkas and tapirs number {i % 97}"})
-                         + "\n")
-    (data / "queries.jsonl").write_text(json.dumps({"_id": "q", "text": "who likes quokkas"}) + "\n")
-    (data / "qrels.jsonl").write_text(json.dumps({"query-id": "q", "corpus-id": "d1", "score": 1}) + "\n")
+    data = write_chunked_dataset(tmp_path / "data", documents)
     status, terminal = on_a_terminal([str(binary), "--model", str(model), "--dataset", str(data), "--device", "cpu",
                                       "--threads", "1", "--batch-size", "8", "--no-cache", "--output",
                                       str(tmp_path / "r.json")], cwd=tmp_path)

@@ -1,4 +1,5 @@
 #include "limit_eval/core/atomic_file.hpp"
+#include "temp_folder.hpp"
 
 #include <unistd.h>
 
@@ -20,34 +21,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class AtomicFileTest : public ::testing::Test {
+class AtomicFileTest : public test::TempFolderTest {
  protected:
-  void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            fmt::format("limit-eval-atomic-file-{}-{}", ::getpid(),
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  void TearDown() override { fs::remove_all(root_); }
-
-  static std::string read(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  }
+  static std::string read(const fs::path& path) { return test::read_file(path); }
   [[nodiscard]] std::set<std::string> names() const {
     std::set<std::string> found;
-    for (const auto& entry : fs::directory_iterator(root_)) found.insert(entry.path().filename().string());
+    for (const auto& entry : fs::directory_iterator(folder_)) found.insert(entry.path().filename().string());
     return found;
   }
-
-  fs::path root_;
 };
 
 // Writers of one file at once (threads here; processes and hosts differ in the temporary's name
 // the same way) each put a whole file in place, and a reader only ever sees a whole one.
 TEST_F(AtomicFileTest, ConcurrentWritersOfOneFileNeverExposeAPartialFile) {
-  const fs::path target = root_ / "results.json";
+  const fs::path target = folder_ / "results.json";
   constexpr int kWriters = 4;
   constexpr int kRounds = 20;
   std::vector<std::string> contents;
@@ -87,25 +74,25 @@ TEST_F(AtomicFileTest, ConcurrentWritersOfOneFileNeverExposeAPartialFile) {
 }
 
 TEST_F(AtomicFileTest, TemporariesAreUniquePerWriterAndHost) {
-  const fs::path target = root_ / "chunk.bin";
+  const fs::path target = folder_ / "chunk.bin";
   const auto first = atomic_temporary_path(target, 42, 0);
   EXPECT_NE(first, atomic_temporary_path(target, 42, 1));
   EXPECT_NE(first, atomic_temporary_path(target, 43, 0));
-  EXPECT_EQ(first.parent_path(), root_);
+  EXPECT_EQ(first.parent_path(), folder_);
   EXPECT_TRUE(first.filename().string().starts_with("chunk.bin.tmp.42.0.")) << first;
 }
 
 TEST_F(AtomicFileTest, OnlyAbandonedTemporariesOfThisHostAreRemoved) {
   constexpr long kDeadPid = 999999999;  // above Linux's pid_max
-  const fs::path target = root_ / "chunk-000002.bin";
+  const fs::path target = folder_ / "chunk-000002.bin";
   const fs::path dead = atomic_temporary_path(target, kDeadPid, 3);
-  const fs::path earlier_version = root_ / fmt::format("chunk-000002.bin.tmp.{}", kDeadPid);
+  const fs::path earlier_version = folder_ / fmt::format("chunk-000002.bin.tmp.{}", kDeadPid);
   const fs::path alive = atomic_temporary_path(target, ::getpid(), 7);
   // A process of another machine on a shared file system: its pid means nothing here.
-  const fs::path other_host = root_ / fmt::format("chunk-000002.bin.tmp.{}.3.another-node-17", kDeadPid);
-  const fs::path unrelated = root_ / "notes.tmp.txt";
+  const fs::path other_host = folder_ / fmt::format("chunk-000002.bin.tmp.{}.3.another-node-17", kDeadPid);
+  const fs::path unrelated = folder_ / "notes.tmp.txt";
   for (const auto& path : {dead, earlier_version, alive, other_host, unrelated}) std::ofstream(path) << "partial";
-  remove_abandoned_temporaries(root_);
+  remove_abandoned_temporaries(folder_);
   EXPECT_FALSE(fs::exists(dead));
   EXPECT_FALSE(fs::exists(earlier_version));
   EXPECT_TRUE(fs::exists(alive));
@@ -115,11 +102,11 @@ TEST_F(AtomicFileTest, OnlyAbandonedTemporariesOfThisHostAreRemoved) {
 
 TEST_F(AtomicFileTest, AnUncommittedWriterLeavesNothing) {
   {
-    AtomicFileWriter writer(root_ / "sub" / "out.txt");
+    AtomicFileWriter writer(folder_ / "sub" / "out.txt");
     writer.stream() << "never committed";
   }
   EXPECT_EQ(names(), (std::set<std::string>{"sub"}));
-  EXPECT_TRUE(fs::is_empty(root_ / "sub"));
+  EXPECT_TRUE(fs::is_empty(folder_ / "sub"));
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/data/dataset.hpp"
 #include "limit_eval/data/generate.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval::data {
 namespace {
@@ -24,18 +25,8 @@ using ::testing::HasSubstr;
 
 const fs::path kSourceDir = LIMIT_EVAL_SOURCE_DIR;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
-
-void write_file(const fs::path& path, const std::string& contents) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-}
+using test::read_file;
+using test::write_file;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -112,7 +103,7 @@ void expect_qrels_correct_by_construction(const GeneratedDataset& dataset, const
   EXPECT_EQ(relevant.size(), dataset.queries.size());
 }
 
-class GenerateTest : public ::testing::Test {
+class GenerateTest : public test::TempFolderTest {
  protected:
   static void SetUpTestSuite() {
     attributes_ = new std::vector<std::string>(load_attributes(kSourceDir / "data" / "limit-attributes.txt"));
@@ -121,16 +112,6 @@ class GenerateTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete attributes_;
     delete names_;
-  }
-  void SetUp() override {
-    std::random_device seed;
-    folder_ = fs::temp_directory_path() /
-              ("limit_eval_generate_test_" + std::to_string(::getpid()) + "_" + std::to_string(seed()));
-    fs::create_directories(folder_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
   }
   static GenerateOptions small_options() {
     GenerateOptions options;
@@ -142,7 +123,6 @@ class GenerateTest : public ::testing::Test {
 
   static std::vector<std::string>* attributes_;
   static NameLists* names_;
-  fs::path folder_;
 };
 
 std::vector<std::string>* GenerateTest::attributes_ = nullptr;

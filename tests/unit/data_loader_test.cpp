@@ -11,6 +11,7 @@
 
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/data/dataset.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval::data {
 namespace {
@@ -21,12 +22,7 @@ using ::testing::Not;
 
 const fs::path kSourceDir = LIMIT_EVAL_SOURCE_DIR;
 
-void write_file(const fs::path& path, const std::string& contents) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << contents;
-  ASSERT_TRUE(out.good()) << path;
-}
+using test::write_file;
 
 std::size_t count_judgements(const Qrels& qrels) {
   std::size_t count = 0;
@@ -47,20 +43,8 @@ const std::string kValidQrels =
 const std::string kValidTsvQrels = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n";
 
 // Each test gets its own folder under the system temp folder, removed afterwards.
-class DataLoaderTest : public ::testing::Test {
+class DataLoaderTest : public test::TempFolderTest {
  protected:
-  void SetUp() override {
-    std::random_device seed;
-    folder_ = fs::temp_directory_path() /
-              ("limit_eval_data_test_" + std::to_string(::getpid()) + "_" + std::to_string(seed()));
-    fs::create_directories(folder_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::permissions(folder_, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(folder_, ignored);
-  }
-
   // A valid dataset folder named `name` (jsonl qrels unless tsv_qrels).
   fs::path make_dataset(const std::string& name = "tiny", bool tsv_qrels = false) {
     const fs::path root = folder_ / name;
@@ -73,8 +57,6 @@ class DataLoaderTest : public ::testing::Test {
     }
     return root;
   }
-
-  fs::path folder_;
 };
 
 TEST_F(DataLoaderTest, LoadsLimitSmall) {

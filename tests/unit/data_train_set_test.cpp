@@ -15,6 +15,7 @@
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/data/dataset.hpp"
 #include "limit_eval/data/generate.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval::data {
 namespace {
@@ -209,18 +210,16 @@ TEST_F(TrainSetTest, ImpossibleOptionsAreUsageErrors) {
 }
 
 TEST_F(TrainSetTest, QueriesOfAnotherFormAreDataErrors) {
-  const fs::path file = fs::temp_directory_path() / ("limit_eval_train_set_queries_" + std::to_string(::getpid()));
-  {
-    std::ofstream out(file);
-    out << "{\"_id\": \"q1\", \"text\": \"Who likes Apples?\"}\n{\"_id\": \"q2\", \"text\": \"Who hates Pears?\"}\n";
-  }
+  const test::TempFolder folder;
+  const fs::path file = folder.write(
+      "queries.jsonl",
+      "{\"_id\": \"q1\", \"text\": \"Who likes Apples?\"}\n{\"_id\": \"q2\", \"text\": \"Who hates Pears?\"}\n");
   try {
     (void)load_asked_attributes(file);
     ADD_FAILURE() << "no error for a query of another form";
   } catch (const DataError& error) {
     EXPECT_THAT(error.what(), HasSubstr("q2"));
   }
-  fs::remove(file);
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 
 #include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/error.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval::encode {
 namespace {
@@ -147,18 +148,12 @@ class CapturedLog {
   std::shared_ptr<spdlog::logger> previous_;
 };
 
-class VectorCacheTest : public ::testing::Test {
+class VectorCacheTest : public test::TempFolderTest {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() /
-            fmt::format("limit-eval-vector-cache-{}-{}", ::getpid(),
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-    options_.directory = root_ / "cache";
+    options_.directory = folder_ / "cache";
     options_.chunk_documents = kChunk;
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   sparse::CsrMatrix encode(FakeEncoder& encoder, const std::vector<Document>& corpus, CacheReport& report) {
     return encode_corpus_cached(encoder, corpus, options_, report);
@@ -169,7 +164,6 @@ class VectorCacheTest : public ::testing::Test {
     return encoder.encode_documents(corpus);
   }
 
-  fs::path root_;
   VectorCacheOptions options_;
   const std::vector<Document> corpus_ = make_corpus(10);  // chunks of 4, 4 and 2 documents
 };
@@ -370,7 +364,7 @@ TEST_F(VectorCacheTest, KeyChangesAreMisses) {
     options_.chunk_documents = kChunk;
   }
   // A model folder is identified by its manifest's bytes, not by describe().
-  const fs::path manifest = root_ / "manifest.json";
+  const fs::path manifest = folder_ / "manifest.json";
   std::ofstream(manifest) << R"({"files": {"document_encoder.pt": {"sha256": "aa"}}})";
   options_.model_manifest = manifest;
   CacheReport with_manifest;
@@ -430,7 +424,7 @@ TEST_F(VectorCacheTest, CorpusStatisticsModelsAreEncodedInOnePassAndNeverCached)
 }
 
 TEST_F(VectorCacheTest, UnwritableCacheFolderIsAWarningAndTheRunGoesOnUncached) {
-  const fs::path blocker = root_ / "not-a-folder";
+  const fs::path blocker = folder_ / "not-a-folder";
   std::ofstream(blocker) << "a file where the cache folder should be";
   options_.directory = blocker / "cache";
   for (int run = 0; run < 2; ++run) {
@@ -486,7 +480,7 @@ TEST_F(VectorCacheTest, ChunkFileRoundTripsEmptyRowsAndChecksItsHeader) {
   builder.add_row({});
   const auto matrix = std::move(builder).finish();
   const std::string key(64, 'a');
-  const fs::path path = root_ / "chunk.bin";
+  const fs::path path = folder_ / "chunk.bin";
   write_chunk_file(path, {.chunk_index = 7, .first_row = 28, .encode_seconds = 1.25, .key_digest = key}, matrix);
   EXPECT_EQ(fs::file_size(path), 112U + 4 * 8 + 2 * 8);
   const ChunkHeader expected{.chunk_index = 7, .first_row = 28, .rows = 3, .columns = kDimensions, .key_digest = key};
@@ -500,7 +494,7 @@ TEST_F(VectorCacheTest, ChunkFileRoundTripsEmptyRowsAndChecksItsHeader) {
   auto other_columns = expected;
   other_columns.columns = kDimensions + 1;
   EXPECT_THROW((void)read_chunk_file(path, other_columns), DataError);
-  EXPECT_THROW((void)read_chunk_file(root_ / "absent.bin", expected), IoError);
+  EXPECT_THROW((void)read_chunk_file(folder_ / "absent.bin", expected), IoError);
 }
 
 
@@ -575,7 +569,7 @@ TEST_F(VectorCacheTest, ShardedChunksAreTheBytesOfAnUnshardedFillButForTheRecord
     fill_vector_cache(shard, corpus, options_, {.index = index, .count = 2}, report);
   }
   const auto sharded = options_.directory;
-  options_.directory = root_ / "whole";
+  options_.directory = folder_ / "whole";
   FakeEncoder whole;
   CacheReport report;
   fill_vector_cache(whole, corpus, options_, {}, report);
@@ -606,7 +600,7 @@ TEST_F(VectorCacheTest, FillingRefusesWhatCannotBeCached) {
   no_folder.directory.clear();
   EXPECT_THROW(fill_vector_cache(encoder, corpus_, no_folder, {}, report), UsageError);
   EXPECT_THROW(fill_vector_cache(encoder, corpus_, options_, {.index = 2, .count = 2}, report), UsageError);
-  const fs::path blocker = root_ / "not-a-folder";
+  const fs::path blocker = folder_ / "not-a-folder";
   std::ofstream(blocker) << "a file where the cache folder should be";
   auto unwritable = options_;
   unwritable.directory = blocker / "cache";

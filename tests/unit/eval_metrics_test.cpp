@@ -19,6 +19,7 @@
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/eval/metrics.hpp"
 #include "limit_eval/eval/trec_run.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval::eval {
 namespace {
@@ -486,33 +487,12 @@ TEST(EvaluateRanked, RefusesWhatEvaluateRefusesWithTheSameMessage) {
 // ---------------------------------------------------------------------------------------------
 // TREC run files
 
-class TrecRunFile : public ::testing::Test {
+class TrecRunFile : public test::TempFolderTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    folder_ = std::filesystem::temp_directory_path() /
-              (numbered("limit_eval_trec_run_", ::getpid()) + "_" + info->name());
-    std::filesystem::remove_all(folder_);
-    std::filesystem::create_directories(folder_);
-  }
-  void TearDown() override { std::filesystem::remove_all(folder_); }
-
-  std::filesystem::path write_text(const std::string& name, const std::string& text) const {
-    const auto path = folder_ / name;
-    std::ofstream(path, std::ios::binary) << text;
-    return path;
-  }
-
-  static std::string read_text(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    return buffer.str();
-  }
 
   // Expects read_trec_run to throw DataError whose message names the file and the line.
   void expect_data_error(const std::string& text, std::size_t line, const std::string& fragment) const {
-    const auto path = write_text("bad.trec", text);
+    const auto path = write("bad.trec", text);
     try {
       read_trec_run(path);
       FAIL() << "accepted: " << text;
@@ -523,8 +503,6 @@ class TrecRunFile : public ::testing::Test {
       EXPECT_THAT(e.what(), HasSubstr(fragment));
     }
   }
-
-  std::filesystem::path folder_;
 };
 
 TEST_F(TrecRunFile, RoundTripKeepsEveryFloatScoreExactly) {
@@ -566,7 +544,7 @@ TEST_F(TrecRunFile, WritesSortedQueriesRanksAndShortestScores) {
                 {"q10", {{"a", static_cast<double>(0.1F)}, {"c", 0.5}, {"b", 0.5}}}};
   const auto path = folder_ / "run.trec";
   write_trec_run(path, run, "bm25");
-  EXPECT_EQ(read_text(path),
+  EXPECT_EQ(test::read_file(path),
             "q10 Q0 c 1 0.5 bm25\n"
             "q10 Q0 b 2 0.5 bm25\n"
             "q10 Q0 a 3 0.10000000149011612 bm25\n"
@@ -586,7 +564,7 @@ TEST_F(TrecRunFile, WhitespaceInIdsIsWrittenAsUnderscore) {
   const RunMap run{{"query 1", {{"Geneva Durben", 2.0}, {"Ann\tLee", 1.0}}}};
   const auto path = folder_ / "run.trec";
   write_trec_run(path, run, "t");
-  EXPECT_EQ(read_text(path), "query_1 Q0 Geneva_Durben 1 2 t\nquery_1 Q0 Ann_Lee 2 1 t\n");
+  EXPECT_EQ(test::read_file(path), "query_1 Q0 Geneva_Durben 1 2 t\nquery_1 Q0 Ann_Lee 2 1 t\n");
   EXPECT_EQ(trec_id("a b\tc\nd"), "a_b_c_d");
 
   const data::Qrels qrels{{"query 1", {{"Geneva Durben", 1}, {"Ann\tLee", 0}}}};
@@ -607,7 +585,7 @@ TEST_F(TrecRunFile, WhitespaceInIdsIsWrittenAsUnderscore) {
 }
 
 TEST_F(TrecRunFile, ReadsTabsCarriageReturnsAndBlankLines) {
-  const auto path = write_text("run.trec", "q1\tQ0\td1\t1\t2.5\trun\r\n\n  q1 Q0 d2 2 +1e-3 run  \nq2 0 d1 1 -inf r");
+  const auto path = write("run.trec", "q1\tQ0\td1\t1\t2.5\trun\r\n\n  q1 Q0 d2 2 +1e-3 run  \nq2 0 d1 1 -inf r");
   const RunMap run = read_trec_run(path);
   ASSERT_EQ(run.size(), 2U);
   ASSERT_EQ(run.at("q1").size(), 2U);

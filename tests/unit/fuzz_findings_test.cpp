@@ -2,11 +2,8 @@
 // (build-asan/, which scripts/test.sh runs): undefined behaviour that a Release build survives.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <string>
 
 #include "limit_eval/core/error.hpp"
@@ -17,6 +14,7 @@
 #include "limit_eval/report/published_results.hpp"
 #include "limit_eval/report/result_file.hpp"
 #include "limit_eval/text/sentencepiece_tokenizer.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval {
 namespace {
@@ -25,28 +23,7 @@ namespace fs = std::filesystem;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-class FuzzFindingsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::random_device seed;
-    folder_ = fs::temp_directory_path() /
-              ("limit_eval_fuzz_findings_" + std::to_string(::getpid()) + "_" + std::to_string(seed()));
-    fs::create_directories(folder_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
-  }
-  fs::path write(const std::string& name, const std::string& contents) {
-    const fs::path path = folder_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << contents;
-    EXPECT_TRUE(out.good()) << path;
-    return path;
-  }
-  fs::path folder_;
-};
+class FuzzFindingsTest : public test::TempFolderTest {};
 
 // fuzz_corpus_jsonl: a number too large for a double ("2.5e600") makes nlohmann::json throw
 // out_of_range, not parse_error; it left the loaders uncaught (exit status 1, no file or line).

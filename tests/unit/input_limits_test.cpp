@@ -3,11 +3,8 @@
 // generated here at run time.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <random>
 #include <string>
 
 #include "limit_eval/core/error.hpp"
@@ -20,6 +17,7 @@
 #include "limit_eval/report/published_results.hpp"
 #include "limit_eval/report/result_file.hpp"
 #include "limit_eval/text/wordpiece.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval {
 namespace {
@@ -30,28 +28,7 @@ using ::testing::HasSubstr;
 
 const fs::path kSourceDir = LIMIT_EVAL_SOURCE_DIR;
 
-class InputLimitsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::random_device seed;
-    folder_ = fs::temp_directory_path() /
-              ("limit_eval_limits_test_" + std::to_string(::getpid()) + "_" + std::to_string(seed()));
-    fs::create_directories(folder_);
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(folder_, ignored);
-  }
-  fs::path write(const std::string& name, const std::string& contents) {
-    const fs::path path = folder_ / name;
-    fs::create_directories(path.parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << contents;
-    EXPECT_TRUE(out.good()) << path;
-    return path;
-  }
-  fs::path folder_;
-};
+class InputLimitsTest : public test::TempFolderTest {};
 
 std::string nested(std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); }
 

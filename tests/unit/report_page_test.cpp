@@ -19,6 +19,7 @@
 #include "limit_eval/report/results_page.hpp"
 #include "limit_eval/report/svg.hpp"
 #include "limit_eval/report/table.hpp"
+#include "temp_folder.hpp"
 
 namespace limit_eval::report {
 namespace {
@@ -29,13 +30,8 @@ using ::testing::Not;
 const std::filesystem::path kSource = LIMIT_EVAL_SOURCE_DIR;
 const std::filesystem::path kFixture = kSource / "tests" / "fixtures" / "report";
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << path;
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
-}
+using test::read_file;
+using test::TempFolder;
 
 std::size_t occurrences(const std::string& text, const std::string& needle) {
   std::size_t count = 0;
@@ -45,43 +41,24 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
 
 PublishedResults published() { return read_published_results(kSource / "reference" / "published-results.json"); }
 
-// A scratch folder removed at the end of the test.
-class TempFolder {
- public:
-  TempFolder() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("limit-eval-report-test-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempFolder() { std::filesystem::remove_all(path_); }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
 void write_json(const std::filesystem::path& path, const nlohmann::json& json) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path) << json.dump(2);
 }
 
 nlohmann::json fixture_json(const std::string& relative) {
-  return nlohmann::json::parse(read_text(kFixture / "results" / relative));
+  return nlohmann::json::parse(read_file(kFixture / "results" / relative));
 }
 
 TEST(ReportPage, FixtureResultsGiveTheExpectedPageAndFigures) {
   const auto results = read_results_folder(kFixture / "results");
   ASSERT_EQ(results.size(), 7U);
   const auto page = build_results_page(results, published());
-  EXPECT_EQ(page.markdown, read_text(kFixture / "expected" / "README.md"))
+  EXPECT_EQ(page.markdown, read_file(kFixture / "expected" / "README.md"))
       << "regenerate with the command in tests/fixtures/report/make_fixtures.py, then review the diff";
   ASSERT_EQ(page.figures.size(), 5U);
   for (const auto& [relative, svg_text] : page.figures) {
-    EXPECT_EQ(svg_text, read_text(kFixture / "expected" / relative)) << relative;
+    EXPECT_EQ(svg_text, read_file(kFixture / "expected" / relative)) << relative;
     EXPECT_THAT(page.markdown, HasSubstr("](" + relative + ")"));
   }
 }
@@ -173,8 +150,8 @@ TEST(ReportPage, WritesFiguresBesideTheMarkdown) {
   TempFolder folder;
   const auto page = build_results_page(read_results_folder(kFixture / "results"), published());
   write_results_page(page, folder.path() / "out" / "README.md");
-  EXPECT_EQ(read_text(folder.path() / "out" / "README.md"), page.markdown);
-  for (const auto& [relative, svg_text] : page.figures) EXPECT_EQ(read_text(folder.path() / "out" / relative), svg_text);
+  EXPECT_EQ(read_file(folder.path() / "out" / "README.md"), page.markdown);
+  for (const auto& [relative, svg_text] : page.figures) EXPECT_EQ(read_file(folder.path() / "out" / relative), svg_text);
   // No temporary file is left behind.
   for (const auto& entry : std::filesystem::recursive_directory_iterator(folder.path())) {
     EXPECT_THAT(entry.path().filename().string(), Not(HasSubstr(".tmp.")));
@@ -236,6 +213,34 @@ TEST(ResultFile, ReadsWhatTheReportNeeds) {
   EXPECT_EQ(tuned.training->base_model, "v3-gte");
   EXPECT_EQ(tuned.environment.device, "cuda:0");
   EXPECT_EQ(tuned.settings.k_values, (std::vector<int>{2, 10, 20, 100}));
+}
+
+// write_result_file streams the per-query values into the text of the rest: the file must be what
+// dump(2) prints of result_json, and read back to the same values.
+TEST(ResultFile, WrittenAsItsJsonDumpsAndReadBack) {
+  const TempFolder folder;
+  ResultRecord record;
+  record.model = "m";
+  record.dataset = {{"name", "d"}, {"per_query", "a nested key of the same name"}};
+  record.metrics = {{"NDCG@10", 0.5}, {"Recall@2", 1.0 / 3.0}};
+  record.cache = {{"status", "hit"}};
+  record.environment = {{"device", "cpu"}, {"dtype", "fp32"}, {"date", "2026-11-30"}};
+  for (const bool with_queries : {true, false}) {
+    if (with_queries) {
+      record.per_query = {{"q1", {{"NDCG@10", 1.0}, {"Recall@2", 0.1}}},
+                          {"q \"2\"\n\u00e9", {{"NDCG@10", 0.0}, {"Recall@2", 1e-300}}},
+                          {"q3", {}}};
+    } else {
+      record.per_query.clear();
+    }
+    const auto path = folder.path() / (with_queries ? "with.json" : "without.json");
+    AtomicFileWriter file(path);
+    write_result_file(file, record);
+    file.commit();
+    EXPECT_EQ(read_file(path), result_json(record).dump(2) + "\n") << path;
+    const auto read = read_result_file(path, path.filename());
+    EXPECT_EQ(read.per_query, record.per_query);
+  }
 }
 
 TEST(ResultFile, MissingFolderIsAnIoError) {

@@ -43,9 +43,14 @@ std::filesystem::path atomic_temporary_path(const std::filesystem::path& destina
 
 void write_file_atomically(const std::filesystem::path& destination, std::string_view contents);
 
-// Removes the temporaries that writers killed before commit() left in `folder` (only those whose
-// name starts with `prefix`, when given): those made on this host by a process that no longer
-// exists. Those of live processes, and of other hosts sharing the folder, are left alone. Errors
+// Flushes a folder's entries (files created, renamed or removed in it) to disk, as commit() does
+// for the folder it renames into, so that a rename survives a crash of the machine. A file system
+// that cannot flush a folder is ignored (the rename has still happened).
+void sync_folder(const std::filesystem::path& folder);
+
+// Removes the temporaries (files, or folders named as by atomic_temporary_path) that writers killed
+// before commit() left in `folder` (only those whose name starts with `prefix`, when given): those
+// made on this host by a process that no longer exists. Those of live processes, and of other hosts sharing the folder, are left alone. Errors
 // are ignored (a temporary left behind is harmless).
 void remove_abandoned_temporaries(const std::filesystem::path& folder, std::string_view prefix = {});
 
