@@ -47,11 +47,12 @@ for name in "${selected[@]}"; do
   mkdir -p "$corpus"
   log="$build_dir/fuzz-artifacts/$name.log"
   echo "fuzz.sh: $name for $seconds s (log: $log)" >&2
+  started=$SECONDS
   if "$build_dir/fuzz/fuzz_$name" -max_total_time="$seconds" -seed="${LIMIT_EVAL_FUZZ_SEED:-1}" -timeout=30 \
        -rss_limit_mb=2560 -print_final_stats=1 -artifact_prefix="$build_dir/fuzz-artifacts/$name-" "$@" \
        "$corpus" "$seeds/$name" >"$log" 2>&1; then
     runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
-    echo "fuzz.sh: $name: ${runs:-?} executions in $seconds s, no finding" >&2
+    echo "fuzz.sh: $name: ${runs:-?} executions in $((SECONDS - started)) s, no finding" >&2
   else
     status=1
     tail -n 60 "$log" >&2
