@@ -157,6 +157,12 @@ void write_file_atomically(const std::filesystem::path& destination, std::string
   writer.commit();
 }
 
+void sync_file(const std::filesystem::path& file) {
+  if (const int error = sync_path(file, 0); error != 0) {
+    throw IoError(file, "cannot flush to disk: " + std::generic_category().message(error));
+  }
+}
+
 void sync_folder(const std::filesystem::path& folder) {
   (void)sync_path(folder.empty() ? std::filesystem::path(".") : folder, O_DIRECTORY);
 }

@@ -65,26 +65,33 @@ def losses(folder: Path) -> list[dict]:
             for line in (folder / "train_log.jsonl").read_text().splitlines()]
 
 
+def kill_after_steps(binary: Path, model: Path, train: Path, output: Path, steps: int) -> Path:
+    """Starts a run into `output`, kills it with SIGKILL once its log has `steps` lines; returns the
+    folder it left (".NAME.partial")."""
+    partial = output.parent / f".{output.name}.partial"
+    process = subprocess.Popen(command(binary, model, train, output), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and process.poll() is None:
+        log = partial / "train_log.jsonl"
+        if log.exists() and len(log.read_text().splitlines()) >= steps:
+            os.kill(process.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, f"the run was not killed (exit {process.returncode})"
+    assert not output.exists() and (partial / "checkpoint.pt").exists()
+    return partial
+
+
 def test_killed_and_resumed_run_ends_bit_identical(binary, model, train, tmp_path):
     straight = tmp_path / "straight"
     completed = subprocess.run(command(binary, model, train, straight), capture_output=True, text=True, timeout=900)
     assert completed.returncode == 0, completed.stderr
 
     resumed = tmp_path / "resumed"
-    partial = tmp_path / ".resumed.partial"
     kill_after = random.Random().randint(4, STEPS - 2)  # past the first checkpoint, before the end
-    process = subprocess.Popen(command(binary, model, train, resumed), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline and process.poll() is None:
-        log = partial / "train_log.jsonl"
-        if log.exists() and len(log.read_text().splitlines()) >= kill_after:
-            os.kill(process.pid, signal.SIGKILL)
-            break
-        time.sleep(0.05)
-    process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, f"the run was not killed (exit {process.returncode})"
-    assert not resumed.exists() and (partial / "checkpoint.pt").exists()
+    partial = kill_after_steps(binary, model, train, resumed, kill_after)
 
     again = subprocess.run(command(binary, model, train, resumed), capture_output=True, text=True, timeout=900)
     assert again.returncode == 2 and "--resume" in again.stderr, "an interrupted run must not be silently replaced"
@@ -100,3 +107,17 @@ def test_killed_and_resumed_run_ends_bit_identical(binary, model, train, tmp_pat
     assert losses(resumed) == losses(straight)
     manifest = json.loads((resumed / "manifest.json").read_text())
     assert 0 < manifest["training"]["resumed_at_step"] < STEPS
+
+
+def test_a_log_shorter_than_its_checkpoint_is_refused(binary, model, train, tmp_path):
+    """What a crash of the machine could leave if the log were not on disk before the checkpoint:
+    --resume must stop (exit 3, naming the log), not pad the log with zero bytes and go on."""
+    output = tmp_path / "model"
+    partial = kill_after_steps(binary, model, train, output, 5)
+    log = partial / "train_log.jsonl"
+    log.write_bytes(log.read_bytes()[:10])
+    completed = subprocess.run(command(binary, model, train, output, "--resume"), capture_output=True, text=True,
+                               timeout=900)
+    assert completed.returncode == 3, completed.stderr
+    assert str(log) in completed.stderr and "shorter than its checkpoint" in completed.stderr, completed.stderr
+    assert not output.exists() and partial.exists(), "a refused resume must leave the interrupted run as it was"

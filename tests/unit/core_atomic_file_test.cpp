@@ -1,4 +1,5 @@
 #include "limit_eval/core/atomic_file.hpp"
+#include "limit_eval/core/error.hpp"
 #include "temp_folder.hpp"
 
 #include <unistd.h>
@@ -107,6 +108,22 @@ TEST_F(AtomicFileTest, AnUncommittedWriterLeavesNothing) {
   }
   EXPECT_EQ(names(), (std::set<std::string>{"sub"}));
   EXPECT_TRUE(fs::is_empty(folder_ / "sub"));
+}
+
+// sync_file serves files that a library wrote (finetune's checkpoints): a file that cannot be
+// flushed is an IoError naming it, not a silent success.
+TEST_F(AtomicFileTest, SyncFileFlushesAFileAndNamesOneItCannotFlush) {
+  const fs::path written = folder_ / "written.bin";
+  std::ofstream(written) << "contents";
+  EXPECT_NO_THROW(sync_file(written));
+  const fs::path missing = folder_ / "missing.bin";
+  try {
+    sync_file(missing);
+    FAIL() << "no error for a missing file";
+  } catch (const IoError& error) {
+    EXPECT_EQ(error.path(), missing);
+    EXPECT_NE(std::string(error.what()).find("cannot flush to disk"), std::string::npos) << error.what();
+  }
 }
 
 }  // namespace

@@ -43,6 +43,10 @@ std::filesystem::path atomic_temporary_path(const std::filesystem::path& destina
 
 void write_file_atomically(const std::filesystem::path& destination, std::string_view contents);
 
+// Flushes a file's contents to disk, as commit() does before its rename, for files written by
+// other means (a library's own writer) that are renamed into place afterwards. Throws IoError.
+void sync_file(const std::filesystem::path& file);
+
 // Flushes a folder's entries (files created, renamed or removed in it) to disk, as commit() does
 // for the folder it renames into, so that a rename survives a crash of the machine. A file system
 // that cannot flush a folder is ignored (the rename has still happened).

@@ -20,6 +20,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "limit_eval/core/atomic_file.hpp"
 #include "limit_eval/core/checksum.hpp"
 #include "limit_eval/core/error.hpp"
 #include "limit_eval/core/log.hpp"
@@ -303,9 +304,21 @@ void save_checkpoint(const fs::path& folder, const TrainingState& state, std::si
   archive.write("log_bytes", torch::tensor(static_cast<std::int64_t>(log_bytes)));
   const fs::path temporary = folder / (std::string(kCheckpointFile) + ".tmp");
   archive.save_to(temporary.string());
+  sync_file(temporary);  // else a crash of the machine could leave the renamed file without its contents
   std::error_code ec;
   fs::rename(temporary, folder / kCheckpointFile, ec);  // atomic: a kill leaves the old one or the new one
   if (ec) throw IoError(folder / kCheckpointFile, "cannot write: " + ec.message());
+  sync_folder(folder);
+}
+
+// Flushes every file and folder under `folder` to disk before it is renamed into place, as
+// AtomicFileWriter does for one file.
+void sync_tree(const fs::path& folder) {
+  for (const auto& entry : fs::recursive_directory_iterator(folder)) {
+    if (entry.is_regular_file()) sync_file(entry.path());
+    if (entry.is_directory()) sync_folder(entry.path());
+  }
+  sync_folder(folder);
 }
 
 // Restores a checkpoint; returns {step, log bytes}.
@@ -469,10 +482,16 @@ void finetune(const FinetuneOptions& options) {
     std::uintmax_t log_bytes = 0;
     std::tie(resumed_step, log_bytes) = load_checkpoint(staging.path(), state);
     staging.keep();
+    if (std::error_code ec; fs::file_size(log_path, ec) < log_bytes || ec) {
+      throw DataError(log_path, 0,
+                      fmt::format("shorter than its checkpoint's {} bytes: the interrupted run cannot be continued; "
+                                  "remove {} and train again",
+                                  log_bytes, staging.path().string()));
+    }
     fs::resize_file(log_path, log_bytes);
     log::info(fmt::format("resuming {} at step {} of {}", staging.path().string(), resumed_step, total_steps));
   } else {
-    write_text(staging.path() / kRunFile, run.dump(2) + "\n");
+    write_file_atomically(staging.path() / kRunFile, run.dump(2) + "\n");
   }
   std::ofstream train_log(log_path, std::ios::binary | (resumed_step > 0 ? std::ios::app : std::ios::trunc));
   json final_losses;
@@ -545,6 +564,7 @@ void finetune(const FinetuneOptions& options) {
       progress.advance(1);
       if (options.checkpoint_every > 0 && step % options.checkpoint_every == 0 && step < total_steps) {
         train_log.flush();
+        sync_file(log_path);  // on disk at least as far as the checkpoint says
         save_checkpoint(staging.path(), state, step, fs::file_size(log_path));
         staging.keep();
       }
@@ -648,9 +668,11 @@ void finetune(const FinetuneOptions& options) {
   write_text(staging.path() / "manifest.json", manifest_json.dump(2) + "\n");
 
   if (fs::exists(target, ec)) throw UsageError(fmt::format("{} appeared while training; not replaced", target.string()));
+  sync_tree(staging.path());
   fs::rename(staging.path(), target, ec);
   if (ec) throw IoError(target, "cannot move the trained model into place: " + ec.message());
   staging.keep();
+  sync_folder(target.parent_path());
   log::info(fmt::format("wrote {} ({} steps, final loss {:.6g}); evaluate it with: limit-eval --model {}",
                         target.string(), total_steps, final_losses.value("loss", 0.0), shell_word(target.string())));
 }
