@@ -5,9 +5,10 @@
 #        scripts/fuzz.sh --list
 # Builds build-asan/ first (scripts/build_asan.sh) unless LIMIT_EVAL_FUZZ_NO_BUILD=1.
 # Environment: LIMIT_EVAL_FUZZ_BUILD_DIR (default build-asan), LIMIT_EVAL_FUZZ_SEED (libFuzzer's
-# -seed, default 1), LIMIT_EVAL_FUZZ_TMPDIR (where the targets write each input as a file; default
-# /dev/shm when writable, else TMPDIR: on this project's VM a memory-backed folder runs the file-reading
-# targets about 4x faster than its disk).
+# -seed, default 1), LIMIT_EVAL_FUZZ_TMPDIR (where the targets write each input as a file, in a
+# folder of each run's own that this script removes afterwards; default /dev/shm when writable, else
+# TMPDIR: on this project's VM a memory-backed folder runs the file-reading targets about 4x faster
+# than its disk).
 # Output in the build folder: fuzz-corpus/TARGET/ (inputs that reached new code; later runs start
 # from them too), fuzz-artifacts/ (the input of a crash, leak, timeout or sanitizer report).
 # Exit status: 0 when no target found anything, else 1 (the log above names the input).
@@ -44,9 +45,10 @@ mkdir -p "$build_dir/fuzz-artifacts"
 if [ -z "${LIMIT_EVAL_FUZZ_TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
   LIMIT_EVAL_FUZZ_TMPDIR=/dev/shm
 fi
-if [ -n "${LIMIT_EVAL_FUZZ_TMPDIR:-}" ]; then
-  export TMPDIR="$LIMIT_EVAL_FUZZ_TMPDIR"
-fi
+# libFuzzer ends without running the targets' exit handlers, which would remove their files.
+work="$(mktemp -d "${LIMIT_EVAL_FUZZ_TMPDIR:-${TMPDIR:-/tmp}}/limit-eval-fuzz.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+export TMPDIR="$work"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 status=0
