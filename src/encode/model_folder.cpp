@@ -202,7 +202,9 @@ QueryEncoderSpec read_query_spec(const ManifestReader& read, const json& query, 
 
 }  // namespace
 
-ModelManifest load_model_manifest(const std::filesystem::path& folder, bool verify_checksums) {
+namespace {
+
+ModelManifest read_model_manifest(const std::filesystem::path& folder, bool verify_checksums) {
   const auto manifest_path = folder / "manifest.json";
   const json raw = read_json(manifest_path);
   const ManifestReader read(manifest_path);
@@ -307,6 +309,19 @@ ModelManifest load_model_manifest(const std::filesystem::path& folder, bool veri
     }
   }
   return m;
+}
+
+}  // namespace
+
+ModelManifest load_model_manifest(const std::filesystem::path& folder, bool verify_checksums) {
+  try {
+    return read_model_manifest(folder, verify_checksums);
+  } catch (const std::filesystem::filesystem_error& error) {
+    // A file name the manifest gives that the file system refuses to look up (longer than a name
+    // may be, a loop of links, ...): the folder is broken, not limit-eval.
+    throw ModelError(fmt::format("{}: names a file that cannot be looked up: {}", (folder / "manifest.json").string(),
+                                 error.what()));
+  }
 }
 
 std::vector<float> load_query_weights(const ModelManifest& manifest) {

@@ -1,5 +1,6 @@
 // What the fuzz targets of tests/fuzz found, one test each. Some fail only in the sanitizer build
 // (build-asan/, which scripts/test.sh runs): undefined behaviour that a Release build survives.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -107,6 +108,37 @@ TEST_F(FuzzFindingsTest, SentencePieceModelThatMakesTheLibraryThrowIsAModelError
     FAIL() << "no error";
   } catch (const ModelError& e) {
     EXPECT_THAT(e.what(), HasSubstr("nul-piece.model: cannot load SentencePiece model"));
+  }
+}
+
+// fuzz_model_manifest: a manifest naming a file whose name is longer than the file system allows
+// (here 300 bytes; Linux takes 255) made std::filesystem throw filesystem_error ("File name too
+// long"), which left load_model_manifest uncaught: exit status 1 as if a bug, instead of 5.
+TEST_F(FuzzFindingsTest, ManifestNamingAFileTheFileSystemRefusesIsAModelError) {
+  const std::string too_long = std::string(300, 'a') + ".pt";
+  const auto manifest = [](const std::string& document_file, const std::string& listed_file) {
+    return fmt::format(R"({{"format": "limit-eval-model", "format_version": 2, "name": "tiny", "vocab_size": 4,
+      "similarity": "dot",
+      "document_encoder": {{"file": "{}", "architecture": "BertForMaskedLM", "max_seq_length": 8,
+                            "add_special_tokens": true, "pooling": "max", "activation": "log1p_relu",
+                            "output": "hidden_states", "text": "title_space_text_stripped"}},
+      "query_encoder": {{"kind": "static_weights", "file": "query_weights.f32", "dtype": "float32",
+                         "max_seq_length": 512, "add_special_tokens": false, "presence": "binary"}},
+      "tokenizer": {{"kind": "wordpiece", "vocab_file": "vocab.txt"}},
+      "files": {{"document_encoder.pt": {{"bytes": 1}}, "{}": {{"bytes": 1}}, "query_weights.f32": {{"bytes": 16}}, "vocab.txt": {{"bytes": 1}}}}}})",
+                       document_file, listed_file);
+  };
+  // Named by the document encoder (looked up to match it with 'files'), then only in 'files'.
+  for (const auto& [document_file, listed_file] :
+       {std::pair{too_long, too_long}, std::pair{std::string("document_encoder.pt"), too_long}}) {
+    const auto path = write("model/manifest.json", manifest(document_file, listed_file));
+    try {
+      (void)encode::load_model_manifest(folder_ / "model");
+      FAIL() << "no error";
+    } catch (const ModelError& e) {
+      EXPECT_THAT(e.what(), AllOf(HasSubstr(path.string()), HasSubstr("cannot be looked up"),
+                                  HasSubstr("File name too long")));
+    }
   }
 }
 
