@@ -140,6 +140,17 @@ TEST_F(FuzzFindingsTest, ManifestNamingAFileTheFileSystemRefusesIsAModelError) {
                                   HasSubstr("File name too long")));
     }
   }
+  // A listed file that is a link to itself: the same, with the file system's reason.
+  const auto path = write("model/manifest.json", manifest("document_encoder.pt", "loop"));
+  write("model/document_encoder.pt", "x");
+  fs::create_symlink("loop", folder_ / "model" / "loop");
+  try {
+    (void)encode::load_model_manifest(folder_ / "model", /*verify_checksums=*/false);
+    FAIL() << "no error";
+  } catch (const ModelError& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr(path.string()), HasSubstr("cannot be looked up"),
+                                HasSubstr("symbolic links")));
+  }
 }
 
 }  // namespace
