@@ -100,8 +100,13 @@ json read_json(const std::filesystem::path& path) {
 
 // The command that exports the folder's model again, from the source its manifest records.
 std::string reexport_command(const json& raw, const std::filesystem::path& folder) {
-  const json source = raw.value("source", json::object());
-  const std::string id = source.is_object() ? source.value("id", std::string{}) : std::string{};
+  // Only from what has the types an export writes: this runs on manifests that failed to load.
+  const auto source_entry = raw.find("source");
+  if (source_entry == raw.end() || !source_entry->is_object()) return {};
+  const json& source = *source_entry;
+  const auto id_entry = source.find("id");
+  if (id_entry == source.end() || !id_entry->is_string()) return {};
+  const std::string id = id_entry->get<std::string>();
   if (id.empty()) return {};
   std::vector<std::string> words{(std::filesystem::path(kSourceDir) / "scripts" / "export_model.sh").string(), id,
                                  "--output", std::filesystem::absolute(folder).lexically_normal().string()};
@@ -109,7 +114,9 @@ std::string reexport_command(const json& raw, const std::filesystem::path& folde
   for (const auto& [key, option] : {std::pair{"revision", "--revision"}, std::pair{"code_revision", "--code-revision"}}) {
     if (source.contains(key) && source[key].is_string()) words.insert(words.end(), {option, source[key].get<std::string>()});
   }
-  if (source.value("trust_remote_code", false)) words.emplace_back("--trust-remote-code");
+  if (const auto trust = source.find("trust_remote_code"); trust != source.end() && trust->is_boolean() && trust->get<bool>()) {
+    words.emplace_back("--trust-remote-code");
+  }
   for (const auto& [key, option] : {std::pair{"model_kwargs", "--model-kwargs"}, std::pair{"config_kwargs", "--config-kwargs"}}) {
     if (source.contains(key) && source[key].is_object() && !source[key].empty()) {
       words.insert(words.end(), {option, source[key].dump()});

@@ -256,6 +256,7 @@ ResultFile read_result_file(const std::filesystem::path& path, const std::filesy
   const Json& description = result.model_description;
   result.dimensions = read.optional_count(description, "/model/description", "vocabulary_size");
   if (!result.dimensions) result.dimensions = read.optional_count(description, "/model/description", "vocab_size");
+  result.model_kind = read.optional_string(description, "/model/description", "kind");
   if (const std::string folder = read.optional_string(description, "/model/description", "folder"); !folder.empty()) {
     result.model_folder = folder;
   }

@@ -694,7 +694,7 @@ std::string reproduce_command(const ResultFile& result, const ResultsPageOptions
   if (settings.ignore_identical_ids && !*settings.ignore_identical_ids) words.emplace_back("--keep-identical-ids");
   const auto& measured = result.environment;
   if (measured.threads) words.insert(words.end(), {"--threads", std::to_string(*measured.threads)});
-  if (result.model_description.value("kind", std::string{}) != "bm25") {
+  if (result.model_kind != "bm25") {
     words.insert(words.end(), {"--device", measured.device, "--dtype", measured.dtype});
     if (measured.batch_size) words.insert(words.end(), {"--batch-size", std::to_string(*measured.batch_size)});
   }

@@ -153,5 +153,39 @@ TEST_F(FuzzFindingsTest, ManifestNamingAFileTheFileSystemRefusesIsAModelError) {
   }
 }
 
+// fuzz_model_manifest: a manifest of an unsupported format version whose 'source.id' is not a
+// string (here an object) made the message's re-export command throw nlohmann's type_error,
+// uncaught (exit status 1); so did a 'trust_remote_code' that is not true or false.
+TEST_F(FuzzFindingsTest, UnsupportedManifestWithOddlyTypedSourceIsAModelError) {
+  for (const std::string source : {R"({"id": {"shbytes": 45}})", R"({"id": "org/tiny", "trust_remote_code": "yes"})",
+                                   R"("org/tiny")", R"({"id": 7})"}) {
+    const auto path = write("model/manifest.json",
+                            R"({"format": "limit-eval-model", "format_version": 999, "name": "tiny", "source": )" +
+                                source + "}");
+    try {
+      (void)encode::load_model_manifest(folder_ / "model");
+      FAIL() << "no error for source " << source;
+    } catch (const ModelError& e) {
+      EXPECT_THAT(e.what(), AllOf(HasSubstr(path.string()), HasSubstr("format version 999 is not supported")))
+          << source;
+    }
+  }
+}
+
+// Found by reading the code after the finding above: a results JSON whose model.description.kind
+// is not a string made the results page's reproduce command throw nlohmann's type_error, uncaught
+// (exit status 1). It is invalid data, named by file and JSON pointer, when the file is read.
+TEST_F(FuzzFindingsTest, ResultFileWithANonStringModelKindIsInvalidData) {
+  const auto path = write("results/d/m.json", R"({"format": "limit-eval-results/1", "dataset": {"name": "d"},
+    "model": {"name": "m", "description": {"kind": 5}}, "metrics": {"NDCG@10": 0.5}})");
+  try {
+    (void)report::read_result_file(path, "d/m.json");
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_THAT(e.what(), AllOf(HasSubstr(path.string()), HasSubstr("/model/description/kind"),
+                                HasSubstr("must be a string")));
+  }
+}
+
 }  // namespace
 }  // namespace limit_eval

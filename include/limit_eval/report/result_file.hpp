@@ -71,6 +71,8 @@ struct ResultFile {
   // Size of the term space: description.vocabulary_size (BM25) or description.vocab_size (exported
   // models). Absent when the description carries neither.
   std::optional<std::uint64_t> dimensions;
+  // description.kind ("bm25", "neural", ...); empty when absent.
+  std::string model_kind;
   // Hugging Face id of the source model (description.source.id), when recorded.
   std::optional<std::string> source_id;
   // Exported model folder (description.folder), when recorded.
