@@ -114,7 +114,8 @@ std::string reexport_command(const json& raw, const std::filesystem::path& folde
   for (const auto& [key, option] : {std::pair{"revision", "--revision"}, std::pair{"code_revision", "--code-revision"}}) {
     if (source.contains(key) && source[key].is_string()) words.insert(words.end(), {option, source[key].get<std::string>()});
   }
-  if (const auto trust = source.find("trust_remote_code"); trust != source.end() && trust->is_boolean() && trust->get<bool>()) {
+  if (const auto trust = source.find("trust_remote_code");
+      trust != source.end() && trust->is_boolean() && trust->get<bool>()) {
     words.emplace_back("--trust-remote-code");
   }
   for (const auto& [key, option] : {std::pair{"model_kwargs", "--model-kwargs"}, std::pair{"config_kwargs", "--config-kwargs"}}) {
@@ -206,10 +207,6 @@ QueryEncoderSpec read_query_spec(const ManifestReader& read, const json& query, 
   }
   return spec;
 }
-
-}  // namespace
-
-namespace {
 
 ModelManifest read_model_manifest(const std::filesystem::path& folder, bool verify_checksums) {
   const auto manifest_path = folder / "manifest.json";

@@ -125,7 +125,8 @@ TEST_F(FuzzFindingsTest, ManifestNamingAFileTheFileSystemRefusesIsAModelError) {
       "query_encoder": {{"kind": "static_weights", "file": "query_weights.f32", "dtype": "float32",
                          "max_seq_length": 512, "add_special_tokens": false, "presence": "binary"}},
       "tokenizer": {{"kind": "wordpiece", "vocab_file": "vocab.txt"}},
-      "files": {{"document_encoder.pt": {{"bytes": 1}}, "{}": {{"bytes": 1}}, "query_weights.f32": {{"bytes": 16}}, "vocab.txt": {{"bytes": 1}}}}}})",
+      "files": {{"document_encoder.pt": {{"bytes": 1}}, "{}": {{"bytes": 1}}, "query_weights.f32": {{"bytes": 16}},
+                 "vocab.txt": {{"bytes": 1}}}}}})",
                        document_file, listed_file);
   };
   // Named by the document encoder (looked up to match it with 'files'), then only in 'files'.
